@@ -1,0 +1,370 @@
+//! Procedural macros for brisk: `#[get]`, `#[post]`, `#[put]`, `#[patch]`,
+//! `#[delete]`.
+//!
+//! The generated code is deliberately thin. For a handler
+//!
+//! ```ignore
+//! #[get("/items/{item_id}")]
+//! async fn read_item(item_id: u32, #[param(ge = 1, le = 100)] limit: u32) -> Json<Item> { .. }
+//! ```
+//!
+//! it keeps the function unchanged (minus the `#[param]` attributes) and adds
+//! a marker type `read_item` (a braced struct lives in the type namespace, so
+//! it does not clash with the function) implementing
+//! `brisk::routing::IntoOperation`. Its `operation()` returns an `Operation`
+//! whose handler: builds one static `ParamSpec` per parameter, extracts every
+//! parameter through `brisk::params::Extraction` (collecting all errors for
+//! one 422), then calls `brisk::exec::call_async` (event loop) or
+//! `brisk::exec::call_sync` (thread pool). Everything else is library code.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Meta, Pat, Token, Type};
+
+/// `#[get("/path", status = 200, tags = ["a"], summary = "...")]`
+#[proc_macro_attribute]
+pub fn get(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand("GET", args, item)
+}
+
+/// `#[post("/path", status = 201)]`
+#[proc_macro_attribute]
+pub fn post(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand("POST", args, item)
+}
+
+/// `#[put("/path")]`
+#[proc_macro_attribute]
+pub fn put(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand("PUT", args, item)
+}
+
+/// `#[patch("/path")]`
+#[proc_macro_attribute]
+pub fn patch(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand("PATCH", args, item)
+}
+
+/// `#[delete("/path")]`
+#[proc_macro_attribute]
+pub fn delete(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand("DELETE", args, item)
+}
+
+fn expand(method: &str, args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as RouteArgs);
+    let func = syn::parse_macro_input!(item as ItemFn);
+    match expand_route(method, args, func) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The attribute's arguments: the path, then `key = value` options.
+struct RouteArgs {
+    path: LitStr,
+    options: Vec<(Ident, Expr)>,
+}
+
+impl Parse for RouteArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let path: LitStr = input.parse()?;
+        let mut options = Vec::new();
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: Expr = input.parse()?;
+            options.push((key, value));
+        }
+        Ok(RouteArgs { path, options })
+    }
+}
+
+/// The names in `{...}` segments of a path template (`{name}` or `{name:path}`).
+fn template_names(path: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else { break };
+        let inner = &rest[start + 1..start + len];
+        names.push(inner.split(':').next().unwrap_or(inner).to_owned());
+        rest = &rest[start + len + 1..];
+    }
+    names
+}
+
+/// Constraints and options from `#[param(...)]` on one parameter.
+#[derive(Default)]
+struct ParamOptions {
+    default: Option<Expr>,
+    alias: Option<LitStr>,
+    description: Option<LitStr>,
+    bounds: Vec<(String, Expr)>,
+    min_length: Option<Expr>,
+    max_length: Option<Expr>,
+    pattern: Option<LitStr>,
+}
+
+fn lit_str(expr: &Expr) -> syn::Result<LitStr> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.clone()),
+        other => Err(syn::Error::new_spanned(other, "expected a string literal")),
+    }
+}
+
+fn parse_param_attr(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamOptions> {
+    let mut opts = ParamOptions::default();
+    let mut kept = Vec::new();
+    for attr in attrs.drain(..) {
+        if !attr.path().is_ident("param") {
+            kept.push(attr);
+            continue;
+        }
+        let items = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
+        for item in items {
+            let Meta::NameValue(nv) = item else {
+                return Err(syn::Error::new_spanned(item, "expected `name = value`"));
+            };
+            let key = nv.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            match key.as_str() {
+                "default" => opts.default = Some(nv.value),
+                "alias" => opts.alias = Some(lit_str(&nv.value)?),
+                "description" => opts.description = Some(lit_str(&nv.value)?),
+                "ge" | "gt" | "le" | "lt" => opts.bounds.push((key, nv.value)),
+                "min_length" => opts.min_length = Some(nv.value),
+                "max_length" => opts.max_length = Some(nv.value),
+                "pattern" => opts.pattern = Some(lit_str(&nv.value)?),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        nv.path,
+                        "unknown parameter option; expected one of: default, alias, description, ge, gt, le, lt, min_length, max_length, pattern",
+                    ));
+                }
+            }
+        }
+    }
+    *attrs = kept;
+    Ok(opts)
+}
+
+/// The doc comment of the function, joined into one string.
+fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => lit_str(&nv.value).ok().map(|s| s.value()),
+            _ => None,
+        })
+        .map(|l| l.strip_prefix(' ').map(str::to_owned).unwrap_or(l))
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<TokenStream2> {
+    let path = args.path.value();
+    if !path.starts_with('/') {
+        return Err(syn::Error::new_spanned(&args.path, "the path must start with `/`"));
+    }
+    if !func.sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(&func.sig.generics, "path operations cannot be generic"));
+    }
+    let in_path = template_names(&path);
+    let fn_name = func.sig.ident.clone();
+    let vis = func.vis.clone();
+    let is_async = func.sig.asyncness.is_some();
+
+    let mut specs = Vec::new();
+    let mut extractions = Vec::new();
+    let mut arg_names = Vec::new();
+    let mut spec_names = Vec::new();
+    for (i, input) in func.sig.inputs.iter_mut().enumerate() {
+        let FnArg::Typed(pat_type) = input else {
+            return Err(syn::Error::new_spanned(input, "path operations cannot take `self`"));
+        };
+        let opts = parse_param_attr(&mut pat_type.attrs)?;
+        let Pat::Ident(pat_ident) = &*pat_type.pat else {
+            return Err(syn::Error::new_spanned(&pat_type.pat, "parameters must be plain names: the name is the parameter's name"));
+        };
+        let name = pat_ident.ident.to_string();
+        let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+        let ty: &Type = &pat_type.ty;
+        let spec_ident = format_ident!("__BRISK_PARAM_{}", i);
+        let arg_ident = format_ident!("__brisk_arg_{}", i);
+
+        let header_name = opts.alias.as_ref().map(LitStr::value).unwrap_or_else(|| name.replace('_', "-"));
+        let alias = match &opts.alias {
+            Some(a) => quote!(::core::option::Option::Some(#a)),
+            None => quote!(::core::option::Option::None),
+        };
+        let description = match &opts.description {
+            Some(d) => quote!(::core::option::Option::Some(#d)),
+            None => quote!(::core::option::Option::None),
+        };
+        let is_path = in_path.contains(&name);
+        // Every field is written out: struct-update syntax from a const
+        // would have to drop the const's `OnceLock`s, which statics forbid.
+        let mut bound_fields = Vec::new();
+        for key in ["ge", "gt", "le", "lt"] {
+            let ident = Ident::new(key, Span::call_site());
+            match opts.bounds.iter().find(|(k, _)| k == key) {
+                Some((_, value)) => {
+                    let text = quote!(#value).to_string().replace(' ', "");
+                    bound_fields.push(quote! {
+                        #ident: ::core::option::Option::Some(::brisk::params::Bound { text: #text, value: (#value) as f64 }),
+                    });
+                }
+                None => bound_fields.push(quote!(#ident: ::core::option::Option::None,)),
+            }
+        }
+        let some_or_none = |e: Option<TokenStream2>| match e {
+            Some(e) => quote!(::core::option::Option::Some(#e)),
+            None => quote!(::core::option::Option::None),
+        };
+        let min_length = some_or_none(opts.min_length.as_ref().map(|e| quote!(#e)));
+        let max_length = some_or_none(opts.max_length.as_ref().map(|e| quote!(#e)));
+        let pattern = some_or_none(opts.pattern.as_ref().map(|p| quote!(::brisk::params::Pattern::new(#p))));
+        let has_default = opts.default.is_some();
+        let default_json = match &opts.default {
+            Some(d) => {
+                let text = quote!(#d).to_string();
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        specs.push(quote! {
+            static #spec_ident: ::brisk::params::ParamSpec = ::brisk::params::ParamSpec {
+                name: #name,
+                alias: #alias,
+                header_name: #header_name,
+                in_path: #is_path,
+                has_default: #has_default,
+                default_json: #default_json,
+                description: #description,
+                #(#bound_fields)*
+                min_length: #min_length,
+                max_length: #max_length,
+                pattern: #pattern,
+                body_schema: ::std::sync::OnceLock::new(),
+            };
+        });
+        let extraction = match &opts.default {
+            // A default: extract `Option<T>` and fall back to the default expression.
+            Some(default) => quote! {
+                let #arg_ident: ::core::option::Option<#ty> =
+                    match __brisk_ex.param::<::core::option::Option<#ty>>(&mut __brisk_cx, &#spec_ident).await {
+                        ::core::result::Result::Ok(v) => v.map(|v| v.unwrap_or_else(|| #default)),
+                        ::core::result::Result::Err(resp) => return resp,
+                    };
+            },
+            None => quote! {
+                let #arg_ident: ::core::option::Option<#ty> =
+                    match __brisk_ex.param::<#ty>(&mut __brisk_cx, &#spec_ident).await {
+                        ::core::result::Result::Ok(v) => v,
+                        ::core::result::Result::Err(resp) => return resp,
+                    };
+            },
+        };
+        extractions.push(extraction);
+        arg_names.push(arg_ident);
+        spec_names.push(spec_ident);
+    }
+
+    let unwrap_args = if arg_names.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            let (#(::core::option::Option::Some(#arg_names),)*) = (#(#arg_names,)*) else {
+                return __brisk_ex.into_response();
+            };
+        }
+    };
+    let call = if is_async {
+        quote!(::brisk::exec::call_async(&__brisk_cx, #fn_name(#(#arg_names),*)).await)
+    } else {
+        quote!(::brisk::exec::call_sync(&__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
+    };
+
+    let method_ident = Ident::new(method, Span::call_site());
+    let fn_name_str = fn_name.to_string();
+    let n_params = spec_names.len();
+    let mut builder = Vec::new();
+    let summary_default = fn_name_str
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut summary = Some(summary_default);
+    for (key, value) in &args.options {
+        match key.to_string().as_str() {
+            "status" | "status_code" => builder.push(quote!(.status(#value))),
+            "tags" => builder.push(quote!(.tags(&#value))),
+            "summary" => {
+                summary = None;
+                builder.push(quote!(.summary(#value)));
+            }
+            "description" => builder.push(quote!(.description(#value))),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    key,
+                    "unknown option; expected one of: status, tags, summary, description",
+                ));
+            }
+        }
+    }
+    if let Some(s) = summary {
+        builder.push(quote!(.summary(#s)));
+    }
+    if let Some(doc) = doc_comment(&func.attrs)
+        && !args.options.iter().any(|(k, _)| k == "description")
+    {
+        builder.push(quote!(.description(#doc)));
+    }
+
+    Ok(quote! {
+        #func
+
+        #[allow(non_camel_case_types)]
+        #[doc(hidden)]
+        #vis struct #fn_name {}
+
+        impl ::brisk::routing::IntoOperation for #fn_name {
+            fn operation() -> ::brisk::routing::Operation {
+                #(#specs)*
+                static __BRISK_PARAMS: [&::brisk::params::ParamSpec; #n_params] = [#(&#spec_names),*];
+
+                fn __brisk_handler(mut __brisk_cx: ::brisk::params::RequestContext) -> ::brisk::routing::HandlerFuture {
+                    ::std::boxed::Box::pin(async move {
+                        #[allow(unused_mut, unused_variables)]
+                        let mut __brisk_ex = ::brisk::params::Extraction::default();
+                        #(#extractions)*
+                        #unwrap_args
+                        #call
+                    })
+                }
+
+                ::brisk::routing::Operation::new(
+                    ::brisk::__private::http::Method::#method_ident,
+                    #path,
+                    #fn_name_str,
+                    __brisk_handler,
+                    #is_async,
+                )
+                .params(&__BRISK_PARAMS)
+                #(#builder)*
+            }
+        }
+    })
+}

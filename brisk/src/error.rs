@@ -1,0 +1,310 @@
+//! Errors a handler or the framework turns into HTTP responses.
+//!
+//! Two shapes exist, both with a `detail` field as FastAPI's do:
+//!
+//! * [`HttpError`]: `{"detail": <anything>}` with a chosen status and optional
+//!   headers (FastAPI's `HTTPException`).
+//! * [`ValidationErrors`]: `422 {"detail": [{"type", "loc", "msg", "input", "ctx"?}]}`,
+//!   the body pydantic v2 / FastAPI produce for invalid requests
+//!   (FastAPI's `RequestValidationError`).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::response::{IntoResponse, Response, json_response};
+
+/// An error that answers the request with `{"detail": ...}` and a status code.
+///
+/// This is FastAPI's `HTTPException`: return it (or `Err(it)`) from a handler
+/// or dependency and the request is answered with it.
+///
+/// ```
+/// use brisk::HttpError;
+/// use brisk::response::IntoResponse;
+///
+/// let err = HttpError::not_found("Item not found");
+/// let resp = err.into_response();
+/// assert_eq!(resp.status(), 404);
+///
+/// // Custom status, JSON detail and headers:
+/// let err = HttpError::new(401, "Not authenticated").with_header("www-authenticate", "Bearer");
+/// assert_eq!(err.status(), 401);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    status: StatusCode,
+    detail: Value,
+    headers: HeaderMap,
+}
+
+impl HttpError {
+    /// An error with the given status and `detail` (a string or any JSON value).
+    ///
+    /// Panics if `status` is not a valid HTTP status code (100..=999).
+    ///
+    /// ```
+    /// let err = brisk::HttpError::new(409, serde_json::json!({"reason": "taken"}));
+    /// assert_eq!(err.detail()["reason"], "taken");
+    /// ```
+    pub fn new(status: u16, detail: impl Into<Value>) -> Self {
+        HttpError {
+            status: StatusCode::from_u16(status).expect("HttpError: invalid status code"),
+            detail: detail.into(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// 400 Bad Request.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::bad_request("no").status(), 400);
+    /// ```
+    pub fn bad_request(detail: impl Into<Value>) -> Self {
+        Self::new(400, detail)
+    }
+
+    /// 401 Unauthorized.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::unauthorized("who?").status(), 401);
+    /// ```
+    pub fn unauthorized(detail: impl Into<Value>) -> Self {
+        Self::new(401, detail)
+    }
+
+    /// 403 Forbidden.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::forbidden("no").status(), 403);
+    /// ```
+    pub fn forbidden(detail: impl Into<Value>) -> Self {
+        Self::new(403, detail)
+    }
+
+    /// 404 Not Found.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::not_found("Item not found").status(), 404);
+    /// ```
+    pub fn not_found(detail: impl Into<Value>) -> Self {
+        Self::new(404, detail)
+    }
+
+    /// 500 Internal Server Error with FastAPI's body.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::internal().status(), 500);
+    /// ```
+    pub fn internal() -> Self {
+        Self::new(500, "Internal Server Error")
+    }
+
+    /// Adds a response header (e.g. `WWW-Authenticate` on a 401).
+    ///
+    /// Panics if the name or value is not a valid header.
+    ///
+    /// ```
+    /// let err = brisk::HttpError::unauthorized("x").with_header("www-authenticate", "Bearer");
+    /// assert_eq!(err.headers()["www-authenticate"], "Bearer");
+    /// ```
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.append(
+            HeaderName::try_from(name).expect("HttpError: invalid header name"),
+            HeaderValue::try_from(value).expect("HttpError: invalid header value"),
+        );
+        self
+    }
+
+    /// The status code.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::forbidden("x").status(), 403);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `detail` value.
+    ///
+    /// ```
+    /// assert_eq!(brisk::HttpError::forbidden("x").detail(), "x");
+    /// ```
+    pub fn detail(&self) -> &Value {
+        &self.detail
+    }
+
+    /// The extra headers.
+    ///
+    /// ```
+    /// assert!(brisk::HttpError::forbidden("x").headers().is_empty());
+    /// ```
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            detail: &'a Value,
+        }
+        let mut resp = json_response(self.status, &Body { detail: &self.detail });
+        resp.headers_mut().extend(self.headers);
+        resp
+    }
+}
+
+/// One segment of an error location: a field name or a list index.
+///
+/// ```
+/// use brisk::error::LocPart;
+/// let loc = vec![LocPart::from("body"), LocPart::from(0usize)];
+/// assert_eq!(serde_json::to_string(&loc).unwrap(), r#"["body",0]"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LocPart {
+    /// An object key or parameter name.
+    Key(Cow<'static, str>),
+    /// A list index or a position in the input.
+    Index(usize),
+}
+
+impl From<&'static str> for LocPart {
+    fn from(s: &'static str) -> Self {
+        LocPart::Key(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for LocPart {
+    fn from(s: String) -> Self {
+        LocPart::Key(Cow::Owned(s))
+    }
+}
+
+impl From<usize> for LocPart {
+    fn from(i: usize) -> Self {
+        LocPart::Index(i)
+    }
+}
+
+/// One validation error, shaped exactly like a pydantic v2 error in FastAPI's
+/// 422 body: `{"type", "loc", "msg", "input", "ctx"?}`.
+///
+/// ```
+/// use brisk::error::ErrorItem;
+/// let e = ErrorItem::missing(vec!["query".into(), "q".into()], serde_json::Value::Null);
+/// assert_eq!(e.kind, "missing");
+/// assert_eq!(e.msg, "Field required");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorItem {
+    /// The machine-readable error type (`missing`, `int_parsing`, ...).
+    #[serde(rename = "type")]
+    pub kind: Cow<'static, str>,
+    /// Where the error is: `["query", "limit"]`, `["body", "tags", 0]`.
+    pub loc: Vec<LocPart>,
+    /// The human-readable message, as pydantic words it.
+    pub msg: Cow<'static, str>,
+    /// The offending input (`null` when missing).
+    pub input: Value,
+    /// Extra context, e.g. `{"ge": 1}` for a bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl ErrorItem {
+    /// A new error item.
+    ///
+    /// ```
+    /// let e = brisk::error::ErrorItem::new("int_parsing", vec!["path".into(), "id".into()],
+    ///     "Input should be a valid integer, unable to parse string as an integer", "x".into());
+    /// assert_eq!(e.input, "x");
+    /// ```
+    pub fn new(
+        kind: impl Into<Cow<'static, str>>,
+        loc: Vec<LocPart>,
+        msg: impl Into<Cow<'static, str>>,
+        input: Value,
+    ) -> Self {
+        ErrorItem {
+            kind: kind.into(),
+            loc,
+            msg: msg.into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// pydantic's `missing` error: "Field required".
+    ///
+    /// ```
+    /// let e = brisk::error::ErrorItem::missing(vec!["header".into(), "x-token".into()], serde_json::Value::Null);
+    /// assert_eq!(e.msg, "Field required");
+    /// ```
+    pub fn missing(loc: Vec<LocPart>, input: Value) -> Self {
+        Self::new("missing", loc, "Field required", input)
+    }
+
+    /// Attaches a `ctx` object.
+    ///
+    /// ```
+    /// let e = brisk::error::ErrorItem::missing(vec![], serde_json::Value::Null)
+    ///     .with_ctx(serde_json::json!({"ge": 1}));
+    /// assert_eq!(e.ctx.unwrap()["ge"], 1);
+    /// ```
+    pub fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(ctx);
+        self
+    }
+}
+
+/// All validation errors of one request; answers `422 {"detail": [...]}`.
+///
+/// ```
+/// use brisk::error::{ErrorItem, ValidationErrors};
+/// use brisk::response::IntoResponse;
+///
+/// let errors = ValidationErrors::from(vec![ErrorItem::missing(vec!["query".into(), "q".into()], serde_json::Value::Null)]);
+/// assert_eq!(errors.into_response().status(), 422);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ValidationErrors {
+    /// The individual errors, in the order the parameters were declared.
+    pub detail: Vec<ErrorItem>,
+}
+
+impl ValidationErrors {
+    /// True when no error was recorded.
+    ///
+    /// ```
+    /// assert!(brisk::error::ValidationErrors::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.detail.is_empty()
+    }
+}
+
+impl From<Vec<ErrorItem>> for ValidationErrors {
+    fn from(detail: Vec<ErrorItem>) -> Self {
+        ValidationErrors { detail }
+    }
+}
+
+impl IntoResponse for ValidationErrors {
+    fn into_response(self) -> Response {
+        json_response(StatusCode::UNPROCESSABLE_ENTITY, &self)
+    }
+}

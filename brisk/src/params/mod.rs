@@ -1,0 +1,415 @@
+//! Extracting and validating what a path operation asks for.
+//!
+//! Each parameter of a handler names a type that implements [`FromRequest`].
+//! The macro decides nothing about where a value comes from: it only passes a
+//! [`ParamSpec`] (the parameter's name, whether the name appears in the path
+//! template, and its constraints) and the type does the rest, following
+//! FastAPI's rules:
+//!
+//! | declared as | read from | module |
+//! |---|---|---|
+//! | scalar (`u32`, `f64`, `bool`, `String`, ...), `Option<_>`, `Vec<_>` named in the path template | the path | [`scalar`], [`sources`] |
+//! | the same, not in the template | the query string | [`scalar`], [`sources`] |
+//! | [`Header<T>`] (`x_token` → `x-token`), [`Cookie<T>`] | headers, cookies | [`sources`] |
+//! | [`Json<T>`](crate::Json) | the body, validated like pydantic | [`body`] |
+//! | [`Request`] | the raw request | [`sources`] |
+//!
+//! Extraction never stops at the first problem: every parameter is tried and
+//! all errors are answered together in one 422, in declaration order, as
+//! FastAPI does.
+
+pub mod body;
+mod json_decode;
+pub mod scalar;
+pub mod sources;
+mod validate;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::app::AppShared;
+use crate::routing::Operation;
+use crate::error::{ErrorItem, LocPart, ValidationErrors};
+use crate::response::{IntoResponse, Response};
+
+pub use scalar::ParamValue;
+pub use sources::{Cookie, FromValues, Header, Query, Request};
+
+/// Where a parameter's value comes from; the first element of an error's `loc`.
+///
+/// ```
+/// assert_eq!(brisk::params::Location::Query.as_str(), "query");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A `{name}` segment of the path template.
+    Path,
+    /// The query string.
+    Query,
+    /// A request header.
+    Header,
+    /// A cookie.
+    Cookie,
+    /// The request body.
+    Body,
+}
+
+impl Location {
+    /// The name FastAPI uses in `loc` and OpenAPI's `in`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Header => "header",
+            Location::Cookie => "cookie",
+            Location::Body => "body",
+        }
+    }
+}
+
+/// A numeric bound (`ge`, `gt`, `le`, `lt`) as written next to the parameter.
+///
+/// `text` is the literal as the developer wrote it: it appears in the error
+/// message ("greater than or equal to 1"), as pydantic prints the declared value.
+///
+/// ```
+/// let b = brisk::params::Bound { text: "1", value: 1.0 };
+/// assert_eq!(b.value, 1.0);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The literal as written.
+    pub text: &'static str,
+    /// Its numeric value.
+    pub value: f64,
+}
+
+/// A compiled-once regular expression constraint.
+///
+/// ```
+/// let p = brisk::params::Pattern::new("^[a-z]+$");
+/// assert!(p.is_match("abc"));
+/// assert!(!p.is_match("ABC"));
+/// ```
+#[derive(Debug)]
+pub struct Pattern {
+    /// The pattern as written.
+    pub source: &'static str,
+    compiled: OnceLock<regex::Regex>,
+}
+
+impl Pattern {
+    /// A pattern, compiled on first use.
+    pub const fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// Whether `s` matches (pydantic uses `re.search` semantics: anchors are explicit).
+    ///
+    /// Panics if the pattern is not a valid regular expression; the app checks
+    /// every pattern at startup, so this cannot happen while serving.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.regex().is_match(s)
+    }
+
+    pub(crate) fn regex(&self) -> &regex::Regex {
+        self.compiled.get_or_init(|| {
+            regex::Regex::new(self.source)
+                .unwrap_or_else(|e| panic!("invalid pattern {:?}: {e}", self.source))
+        })
+    }
+}
+
+/// Everything the macro knows about one handler parameter.
+///
+/// Built as a `static` by `#[get]` & co. from the signature and the
+/// `#[param(...)]` attribute; read by [`FromRequest`] implementations.
+///
+/// ```
+/// use brisk::params::{Bound, ParamSpec};
+/// static LIMIT: ParamSpec = ParamSpec {
+///     name: "limit",
+///     ge: Some(Bound { text: "1", value: 1.0 }),
+///     ..ParamSpec::DEFAULT
+/// };
+/// assert_eq!(LIMIT.wire_name(brisk::params::Location::Query), "limit");
+/// ```
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// The parameter's name in the Rust signature.
+    pub name: &'static str,
+    /// The name on the wire, when it differs (`#[param(alias = "item-query")]`).
+    pub alias: Option<&'static str>,
+    /// The header name: `alias`, or `name` with `_` turned into `-`.
+    pub header_name: &'static str,
+    /// The name is a `{segment}` of the operation's path template.
+    pub in_path: bool,
+    /// A default value exists, so the parameter is not required.
+    pub has_default: bool,
+    /// The default as JSON text, for the OpenAPI document.
+    pub default_json: Option<&'static str>,
+    /// `ge = ...`
+    pub ge: Option<Bound>,
+    /// `gt = ...`
+    pub gt: Option<Bound>,
+    /// `le = ...`
+    pub le: Option<Bound>,
+    /// `lt = ...`
+    pub lt: Option<Bound>,
+    /// `min_length = ...` (characters)
+    pub min_length: Option<usize>,
+    /// `max_length = ...` (characters)
+    pub max_length: Option<usize>,
+    /// `pattern = "..."`
+    pub pattern: Option<Pattern>,
+    /// `description = "..."`, shown in the OpenAPI document.
+    pub description: Option<&'static str>,
+    /// The body schema of a `Json<T>` parameter, computed on first use.
+    pub body_schema: OnceLock<body::BodySchema>,
+}
+
+impl ParamSpec {
+    /// A spec with no constraints; the macro fills in what was declared.
+    ///
+    /// It holds empty `OnceLock`s; that is intended: it is only ever copied
+    /// into a `static` by struct-update syntax, so each static gets its own.
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const DEFAULT: ParamSpec = ParamSpec {
+        name: "",
+        alias: None,
+        header_name: "",
+        in_path: false,
+        has_default: false,
+        default_json: None,
+        ge: None,
+        gt: None,
+        le: None,
+        lt: None,
+        min_length: None,
+        max_length: None,
+        pattern: None,
+        description: None,
+        body_schema: OnceLock::new(),
+    };
+
+    /// The name the client uses for this parameter at `location`.
+    pub fn wire_name(&self, location: Location) -> &'static str {
+        match (location, self.alias) {
+            (Location::Header, _) if !self.header_name.is_empty() => self.header_name,
+            (_, Some(alias)) => alias,
+            _ => self.name,
+        }
+    }
+
+    /// The error location `[location, wire name]`.
+    pub fn loc(&self, location: Location) -> Vec<LocPart> {
+        vec![
+            LocPart::from(location.as_str()),
+            LocPart::from(self.wire_name(location)),
+        ]
+    }
+}
+
+/// Why a parameter could not be produced.
+#[derive(Debug)]
+pub enum Rejection {
+    /// The input is invalid: these errors join the request's 422 body.
+    Invalid(Vec<ErrorItem>),
+    /// Answer the request with this response right away (e.g. a dependency's
+    /// 401, a body over the size limit).
+    Respond(Response),
+}
+
+impl From<ErrorItem> for Rejection {
+    fn from(e: ErrorItem) -> Self {
+        Rejection::Invalid(vec![e])
+    }
+}
+
+
+/// A type that can be produced from a request, as a handler parameter.
+///
+/// Implement it for your own extractors; `spec` tells the parameter's name
+/// and declared constraints.
+///
+/// ```
+/// use brisk::params::{FromRequest, ParamSpec, Rejection, RequestContext};
+///
+/// /// The client's User-Agent, or "unknown".
+/// struct Agent(String);
+///
+/// impl FromRequest for Agent {
+///     async fn from_request(cx: &mut RequestContext, _spec: &'static ParamSpec) -> Result<Self, Rejection> {
+///         let ua = cx.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+///         Ok(Agent(ua.to_owned()))
+///     }
+/// }
+/// ```
+pub trait FromRequest: Sized + Send {
+    /// Produces the value, or says why it cannot.
+    fn from_request(
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> impl Future<Output = Result<Self, Rejection>> + Send;
+}
+
+/// The body as it arrived: not read yet, or already buffered.
+pub(crate) enum RawBody {
+    Incoming(hyper::body::Incoming),
+    Buffered(Bytes),
+}
+
+/// One request on its way through extraction.
+///
+/// Holds the request head, the body (read at most once, on demand), the path
+/// parameters the router matched, and the parsed query string (parsed at most
+/// once, on demand).
+pub struct RequestContext {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) body: Option<RawBody>,
+    pub(crate) path_params: Vec<(Box<str>, String)>,
+    query: Option<Vec<(String, String)>>,
+    pub(crate) app: Arc<AppShared>,
+    op: Arc<Operation>,
+}
+
+impl RequestContext {
+    pub(crate) fn new(
+        parts: http::request::Parts,
+        body: RawBody,
+        path_params: Vec<(Box<str>, String)>,
+        app: Arc<AppShared>,
+        op: Arc<Operation>,
+    ) -> Self {
+        RequestContext {
+            parts,
+            body: Some(body),
+            path_params,
+            query: None,
+            app,
+            op,
+        }
+    }
+
+    /// The path operation this request was routed to.
+    pub fn operation(&self) -> &Operation {
+        &self.op
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &http::Method {
+        &self.parts.method
+    }
+
+    /// The request URI.
+    pub fn uri(&self) -> &http::Uri {
+        &self.parts.uri
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.parts.headers
+    }
+
+    /// The request extensions (e.g. the client address).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.parts.extensions
+    }
+
+    /// A path parameter's raw (percent-decoded) value.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a query parameter, in order.
+    pub fn query_values<'a>(&'a mut self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        if self.query.is_none() {
+            let raw = self.parts.uri.query().unwrap_or("");
+            self.query = Some(
+                form_urlencoded::parse(raw.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            );
+        }
+        self.query
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the whole body (once; later calls get the same bytes), enforcing
+    /// the app's body size limit with 413.
+    pub async fn body_bytes(&mut self) -> Result<Bytes, Rejection> {
+        let bytes = match self.body.take() {
+            Some(RawBody::Buffered(b)) => b,
+            Some(RawBody::Incoming(incoming)) => {
+                match Limited::new(incoming, self.app.max_body_size).collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                        return Err(Rejection::Respond(
+                            crate::HttpError::new(413, "Request body too large").into_response(),
+                        ));
+                    }
+                    Err(_) => {
+                        return Err(Rejection::Respond(
+                            crate::HttpError::bad_request("Could not read the request body")
+                                .into_response(),
+                        ));
+                    }
+                }
+            }
+            None => Bytes::new(),
+        };
+        self.body = Some(RawBody::Buffered(bytes.clone()));
+        Ok(bytes)
+    }
+
+    /// Typed application state registered with [`App::state`](crate::App::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.app.state.get::<T>()
+    }
+}
+
+/// Collects the outcome of every parameter of one request.
+///
+/// Used by the code `#[get]` & co. generate; public for custom macros.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Extraction {
+    errors: Vec<ErrorItem>,
+}
+
+impl Extraction {
+    /// Extracts one parameter; validation errors are kept for the final 422,
+    /// an immediate response is returned as `Err`.
+    pub async fn param<T: FromRequest>(
+        &mut self,
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> Result<Option<T>, Response> {
+        match T::from_request(cx, spec).await {
+            Ok(v) => Ok(Some(v)),
+            Err(Rejection::Invalid(errors)) => {
+                self.errors.extend(errors);
+                Ok(None)
+            }
+            Err(Rejection::Respond(resp)) => Err(resp),
+        }
+    }
+
+    /// The 422 answer for everything that failed.
+    pub fn into_response(self) -> Response {
+        ValidationErrors::from(self.errors).into_response()
+    }
+}

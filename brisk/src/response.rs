@@ -1,0 +1,329 @@
+//! Everything a handler can return, and how it becomes an HTTP response.
+//!
+//! The [`IntoResponse`] trait is implemented for [`Json`], [`JsonResponse`]
+//! (FastAPI's `JSONResponse(content, status_code, headers)`), plain text
+//! (`String`, `&'static str`), [`Html`], [`NoContent`], `()` (an empty body),
+//! `(StatusCode, T)`, `Result<T, E>` where both sides are responses, and
+//! [`HttpError`](crate::HttpError).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use http_body::{Frame, SizeHint};
+use serde::Serialize;
+
+/// The HTTP response type brisk produces.
+pub type Response = http::Response<Body>;
+
+/// A response body: a complete buffer, or nothing.
+///
+/// brisk buffers responses (JSON, text); the single-buffer body lets hyper
+/// write it with one `write` and a known `Content-Length`.
+///
+/// ```
+/// let body = brisk::response::Body::from("hello");
+/// assert_eq!(body.as_bytes(), b"hello");
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Body(Option<Bytes>);
+
+impl Body {
+    /// An empty body.
+    ///
+    /// ```
+    /// assert!(brisk::response::Body::empty().as_bytes().is_empty());
+    /// ```
+    pub fn empty() -> Self {
+        Body(None)
+    }
+
+    /// The body's bytes (empty for an empty body).
+    ///
+    /// ```
+    /// assert_eq!(brisk::response::Body::from(vec![1u8, 2]).as_bytes(), &[1, 2]);
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body(Some(b))
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Self {
+        Body(Some(Bytes::from(b)))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body(Some(Bytes::from(s)))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Body(Some(Bytes::from_static(s.as_bytes())))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
+/// Turns a handler's return value into a [`Response`].
+///
+/// ```
+/// use brisk::response::IntoResponse;
+/// let resp = "hello".into_response();
+/// assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+/// ```
+pub trait IntoResponse {
+    /// Builds the response.
+    fn into_response(self) -> Response;
+}
+
+/// Marks a response whose status the handler chose explicitly, so that the
+/// operation's declared default status (`status = 201`) does not replace it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExplicitStatus;
+
+/// Serialises `value` as a JSON response with `status`.
+///
+/// A value that cannot be serialised (a map with non-string keys, a failing
+/// `Serialize` impl) is a bug in the application: it answers 500 and logs why.
+pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    let mut buf = BytesMut::with_capacity(128).writer();
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => {
+            let mut resp = http::Response::new(Body::from(buf.into_inner().freeze()));
+            *resp.status_mut() = status;
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response could not be serialised to JSON");
+            internal_server_error()
+        }
+    }
+}
+
+/// FastAPI's plain 500: `{"detail":"Internal Server Error"}`.
+pub(crate) fn internal_server_error() -> Response {
+    let mut resp = http::Response::new(Body::from(r#"{"detail":"Internal Server Error"}"#));
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A JSON body: as a response, any `Serialize` value; as a parameter, the
+/// request body validated into `T`.
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::response::IntoResponse;
+///
+/// let resp = Json(json!({"message": "Hello World"})).into_response();
+/// assert_eq!(resp.status(), 200);
+/// assert_eq!(resp.body().as_bytes(), br#"{"message":"Hello World"}"#);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        json_response(StatusCode::OK, &self.0)
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A JSON response with a chosen status and headers: FastAPI's
+/// `JSONResponse(content=..., status_code=..., headers=...)`.
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::response::{IntoResponse, JsonResponse};
+///
+/// let resp = JsonResponse::new(&json!({"msg": "change me"}))
+///     .status(202)
+///     .header("x-server", "brisk")
+///     .into_response();
+/// assert_eq!(resp.status(), 202);
+/// assert_eq!(resp.headers()["x-server"], "brisk");
+/// ```
+#[derive(Debug)]
+pub struct JsonResponse {
+    response: Response,
+}
+
+impl JsonResponse {
+    /// A 200 response whose body is `content` as JSON.
+    pub fn new<T: Serialize + ?Sized>(content: &T) -> Self {
+        JsonResponse {
+            response: json_response(StatusCode::OK, content),
+        }
+    }
+
+    /// Sets the status code (panics on a code outside 100..=999).
+    pub fn status(mut self, status: u16) -> Self {
+        *self.response.status_mut() = StatusCode::from_u16(status).expect("invalid status code");
+        self.response.extensions_mut().insert(ExplicitStatus);
+        self
+    }
+
+    /// Adds a header (panics on an invalid name or value).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.response.headers_mut().append(
+            HeaderName::try_from(name).expect("invalid header name"),
+            HeaderValue::try_from(value).expect("invalid header value"),
+        );
+        self
+    }
+
+    /// Adds every header of `headers`.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.response.headers_mut().extend(headers);
+        self
+    }
+}
+
+impl IntoResponse for JsonResponse {
+    fn into_response(self) -> Response {
+        self.response
+    }
+}
+
+fn text_response(body: Body, content_type: &'static str) -> Response {
+    let mut resp = http::Response::new(body);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        text_response(self.into(), "text/plain; charset=utf-8")
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        text_response(self.into(), "text/plain; charset=utf-8")
+    }
+}
+
+/// An HTML response body.
+///
+/// ```
+/// use brisk::response::{Html, IntoResponse};
+/// let resp = Html("<h1>hi</h1>").into_response();
+/// assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Html<T>(pub T);
+
+impl<T: Into<Body>> IntoResponse for Html<T> {
+    fn into_response(self) -> Response {
+        text_response(self.0.into(), "text/html; charset=utf-8")
+    }
+}
+
+/// `204 No Content` with an empty body.
+///
+/// ```
+/// use brisk::response::{IntoResponse, NoContent};
+/// assert_eq!(NoContent.into_response().status(), 204);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct NoContent;
+
+impl IntoResponse for NoContent {
+    fn into_response(self) -> Response {
+        let mut resp = http::Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        resp.extensions_mut().insert(ExplicitStatus);
+        resp
+    }
+}
+
+/// `()` is an empty body with the operation's status.
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        http::Response::new(Body::empty())
+    }
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+/// A status code chosen at run time, with any response body.
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::response::IntoResponse;
+/// let resp = (StatusCode::ACCEPTED, Json(json!({"queued": true}))).into_response();
+/// assert_eq!(resp.status(), 202);
+/// ```
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        let mut resp = self.1.into_response();
+        *resp.status_mut() = self.0;
+        resp.extensions_mut().insert(ExplicitStatus);
+        resp
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(v) => v.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// Applies an operation's declared status (`status = 201`) to a response the
+/// handler did not give an explicit status.
+pub(crate) fn apply_default_status(resp: &mut Response, status: StatusCode) {
+    if status != StatusCode::OK
+        && resp.status() == StatusCode::OK
+        && resp.extensions().get::<ExplicitStatus>().is_none()
+    {
+        *resp.status_mut() = status;
+    }
+}

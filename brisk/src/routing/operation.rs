@@ -1,0 +1,125 @@
+//! [`Operation`]: everything brisk knows about one path operation (method,
+//! path, handler, parameters, docs), as `#[get]` & co. describe it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use http::{Method, StatusCode};
+
+use crate::params::{ParamSpec, RequestContext};
+use crate::response::Response;
+
+/// The future a generated handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A path operation: method, path template, the generated handler that
+/// extracts parameters and calls the user's function, and its documentation.
+///
+/// Usually produced by `#[get]`, `#[post]`, ... and collected with
+/// [`routes!`](crate::routes). It can also be built by hand:
+///
+/// ```
+/// use brisk::routing::{HandlerFuture, Operation};
+/// use brisk::params::RequestContext;
+/// use brisk::response::IntoResponse;
+///
+/// fn ping(_cx: RequestContext) -> HandlerFuture {
+///     Box::pin(async { "pong".into_response() })
+/// }
+/// let op = Operation::new(http::Method::GET, "/ping", "ping", ping, true);
+/// assert_eq!(op.path, "/ping");
+/// ```
+pub struct Operation {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template, FastAPI syntax (`/items/{item_id}`).
+    pub path: &'static str,
+    /// The function's name; the OpenAPI `operationId`.
+    pub name: &'static str,
+    /// Whether the user's function is `async fn` (event loop) or plain `fn` (thread pool).
+    pub is_async: bool,
+    /// The status of a successful response (`status = 201`).
+    pub status: StatusCode,
+    /// The parameters, in declaration order.
+    pub params: &'static [&'static ParamSpec],
+    /// Short summary (OpenAPI).
+    pub summary: Option<&'static str>,
+    /// Long description: the function's doc comment (OpenAPI).
+    pub description: Option<&'static str>,
+    /// Tags (OpenAPI).
+    pub tags: &'static [&'static str],
+    /// The generated request handler.
+    pub handler: fn(RequestContext) -> HandlerFuture,
+}
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("is_async", &self.is_async)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Operation {
+    /// A new operation with status 200 and no documentation.
+    pub fn new(
+        method: Method,
+        path: &'static str,
+        name: &'static str,
+        handler: fn(RequestContext) -> HandlerFuture,
+        is_async: bool,
+    ) -> Self {
+        Operation {
+            method,
+            path,
+            name,
+            is_async,
+            status: StatusCode::OK,
+            params: &[],
+            summary: None,
+            description: None,
+            tags: &[],
+            handler,
+        }
+    }
+
+    /// Sets the success status (panics on an invalid code).
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = StatusCode::from_u16(status).expect("invalid status code");
+        self
+    }
+
+    /// Sets the parameter specs.
+    pub fn params(mut self, params: &'static [&'static ParamSpec]) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets the summary.
+    pub fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = Some(summary);
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: &'static str) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// Sets the tags.
+    pub fn tags(mut self, tags: &'static [&'static str]) -> Self {
+        self.tags = tags;
+        self
+    }
+}
+
+/// Implemented by the marker type `#[get]` & co. generate next to a handler
+/// function, so that [`routes!`](crate::routes) can name the handler.
+pub trait IntoOperation {
+    /// The operation's description.
+    fn operation() -> Operation;
+}

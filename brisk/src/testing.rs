@@ -1,0 +1,198 @@
+//! [`TestClient`]: send requests to an app in-process, without a socket,
+//! through exactly the routing, extraction, execution and error path the
+//! server uses (FastAPI's `TestClient`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::App;
+use crate::app::AppShared;
+use crate::params::RawBody;
+use crate::serve::ServerConfig;
+
+/// An in-process client for an [`App`].
+///
+/// It owns a runtime built like the server's (event-loop workers and the
+/// app's bounded thread pool); requests run as tasks on it. It is `Sync`:
+/// share it between threads to send concurrent requests.
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::TestClient;
+///
+/// #[get("/items/{item_id}")]
+/// async fn read_item(item_id: u32, q: Option<String>) -> Json<Value> {
+///     Json(json!({"item_id": item_id, "q": q}))
+/// }
+///
+/// let client = TestClient::new(App::new().routes(routes![read_item]));
+/// let resp = client.get("/items/5?q=x").send();
+/// assert_eq!(resp.status(), 200);
+/// assert_eq!(resp.json::<Value>(), json!({"item_id": 5, "q": "x"}));
+///
+/// let resp = client.get("/items/abc").send();
+/// assert_eq!(resp.status(), 422);
+/// assert_eq!(resp.json::<Value>()["detail"][0]["type"], "int_parsing");
+/// ```
+pub struct TestClient {
+    app: Arc<AppShared>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestClient {
+    /// A client for `app`, with default server settings.
+    pub fn new(app: App) -> Self {
+        Self::with_config(app, ServerConfig::for_tests())
+    }
+
+    /// A client for `app` with explicit settings (thread pool size, limits).
+    pub fn with_config(app: App, config: ServerConfig) -> Self {
+        let app = app.into_shared(&config);
+        let runtime = crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
+        TestClient { app, runtime }
+    }
+
+    /// Starts a request with any method.
+    pub fn request(&self, method: Method, uri: &str) -> TestRequest<'_> {
+        TestRequest {
+            client: self,
+            method,
+            uri: uri.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Starts a GET request.
+    pub fn get(&self, uri: &str) -> TestRequest<'_> {
+        self.request(Method::GET, uri)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, uri: &str) -> TestRequest<'_> {
+        self.request(Method::POST, uri)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, uri: &str) -> TestRequest<'_> {
+        self.request(Method::PUT, uri)
+    }
+
+    /// Starts a PATCH request.
+    pub fn patch(&self, uri: &str) -> TestRequest<'_> {
+        self.request(Method::PATCH, uri)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, uri: &str) -> TestRequest<'_> {
+        self.request(Method::DELETE, uri)
+    }
+
+    /// The app's thread pool (to observe `in_use()` / `waiting()`).
+    pub fn threadpool(&self) -> &crate::exec::ThreadPool {
+        &self.app.pool
+    }
+}
+
+/// A request being built by a [`TestClient`].
+pub struct TestRequest<'a> {
+    client: &'a TestClient,
+    method: Method,
+    uri: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestRequest<'_> {
+    /// Adds a header (panics on an invalid name or value).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.append(
+            HeaderName::try_from(name).expect("header name"),
+            HeaderValue::try_from(value).expect("header value"),
+        );
+        self
+    }
+
+    /// Sets a JSON body and `content-type: application/json`.
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
+        let body = serde_json::to_vec(value).expect("serialisable JSON body");
+        self.header("content-type", "application/json").body(body)
+    }
+
+    /// Sets the raw body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the request and waits for the response.
+    pub fn send(self) -> TestResponse {
+        let runtime = &self.client.runtime;
+        runtime.block_on(self.send_async())
+    }
+
+    /// Sends the request from async code running on any tokio runtime.
+    pub async fn send_async(self) -> TestResponse {
+        let mut req = http::Request::new(());
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri.parse().expect("request URI");
+        *req.headers_mut() = self.headers;
+        let (parts, ()) = req.into_parts();
+        let app = Arc::clone(&self.client.app);
+        let body = RawBody::Buffered(self.body);
+        // Run on the client's runtime, like a connection task on the server.
+        let task = self.client.runtime.spawn(async move { app.handle(parts, body).await });
+        let resp = task.await.expect("the request task never panics: panics become 500s");
+        let (parts, body) = resp.into_parts();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+}
+
+/// A response received by a [`TestClient`].
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestResponse {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One header as text (`None` if absent or not text).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON (panics with the body text if it is not).
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response body is not the expected JSON ({e}): {}", self.text()))
+    }
+}
