@@ -92,7 +92,9 @@ fn template_names(path: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = path;
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let inner = &rest[start + 1..start + len];
         names.push(inner.split(':').next().unwrap_or(inner).to_owned());
         rest = &rest[start + len + 1..];
@@ -114,7 +116,9 @@ struct ParamOptions {
 
 fn lit_str(expr: &Expr) -> syn::Result<LitStr> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.clone()),
         other => Err(syn::Error::new_spanned(other, "expected a string literal")),
     }
 }
@@ -132,7 +136,11 @@ fn parse_param_attr(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamOptions
             let Meta::NameValue(nv) = item else {
                 return Err(syn::Error::new_spanned(item, "expected `name = value`"));
             };
-            let key = nv.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            let key = nv
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
             match key.as_str() {
                 "default" => opts.default = Some(nv.value),
                 "alias" => opts.alias = Some(lit_str(&nv.value)?),
@@ -172,10 +180,16 @@ fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
 fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<TokenStream2> {
     let path = args.path.value();
     if !path.starts_with('/') {
-        return Err(syn::Error::new_spanned(&args.path, "the path must start with `/`"));
+        return Err(syn::Error::new_spanned(
+            &args.path,
+            "the path must start with `/`",
+        ));
     }
     if !func.sig.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&func.sig.generics, "path operations cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &func.sig.generics,
+            "path operations cannot be generic",
+        ));
     }
     let in_path = template_names(&path);
     let fn_name = func.sig.ident.clone();
@@ -188,11 +202,17 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     let mut spec_names = Vec::new();
     for (i, input) in func.sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pat_type) = input else {
-            return Err(syn::Error::new_spanned(input, "path operations cannot take `self`"));
+            return Err(syn::Error::new_spanned(
+                input,
+                "path operations cannot take `self`",
+            ));
         };
         let opts = parse_param_attr(&mut pat_type.attrs)?;
         let Pat::Ident(pat_ident) = &*pat_type.pat else {
-            return Err(syn::Error::new_spanned(&pat_type.pat, "parameters must be plain names: the name is the parameter's name"));
+            return Err(syn::Error::new_spanned(
+                &pat_type.pat,
+                "parameters must be plain names: the name is the parameter's name",
+            ));
         };
         let name = pat_ident.ident.to_string();
         let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
@@ -200,7 +220,11 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         let spec_ident = format_ident!("__BRISK_PARAM_{}", i);
         let arg_ident = format_ident!("__brisk_arg_{}", i);
 
-        let header_name = opts.alias.as_ref().map(LitStr::value).unwrap_or_else(|| name.replace('_', "-"));
+        let header_name = opts
+            .alias
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| name.replace('_', "-"));
         let alias = match &opts.alias {
             Some(a) => quote!(::core::option::Option::Some(#a)),
             None => quote!(::core::option::Option::None),
@@ -231,7 +255,11 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         };
         let min_length = some_or_none(opts.min_length.as_ref().map(|e| quote!(#e)));
         let max_length = some_or_none(opts.max_length.as_ref().map(|e| quote!(#e)));
-        let pattern = some_or_none(opts.pattern.as_ref().map(|p| quote!(::brisk::params::Pattern::new(#p))));
+        let pattern = some_or_none(
+            opts.pattern
+                .as_ref()
+                .map(|p| quote!(::brisk::params::Pattern::new(#p))),
+        );
         let has_default = opts.default.is_some();
         let default_json = match &opts.default {
             Some(d) => {
@@ -302,7 +330,9 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ");

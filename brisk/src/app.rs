@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use http::header::ALLOW;
 use http::StatusCode;
+use http::header::ALLOW;
 
+use crate::HttpError;
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
 use crate::params::{RawBody, RequestContext};
 use crate::response::{IntoResponse, Response, internal_server_error};
 use crate::routing::{Operation, RouteMatch, Router};
 use crate::serve::ServerConfig;
-use crate::HttpError;
 
 /// Default maximum request body size: 16 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 16 * 1024 * 1024;
@@ -152,14 +152,20 @@ impl App {
 
     /// Freezes the app into what requests are served from.
     pub(crate) fn into_shared(self, config: &ServerConfig) -> Arc<AppShared> {
-        let threadpool_size = config.threadpool_size.or(self.threadpool_size).unwrap_or(DEFAULT_SIZE);
+        let threadpool_size = config
+            .threadpool_size
+            .or(self.threadpool_size)
+            .unwrap_or(DEFAULT_SIZE);
         let router = Router::new(self.operations);
         for op in router.operations() {
             for spec in op.params {
                 if let Some(pattern) = &spec.pattern
                     && let Err(e) = regex::Regex::new(pattern.source)
                 {
-                    panic!("brisk: {} {}: parameter `{}` has an invalid pattern: {e}", op.method, op.path, spec.name);
+                    panic!(
+                        "brisk: {} {}: parameter `{}` has an invalid pattern: {e}",
+                        op.method, op.path, spec.name
+                    );
                 }
             }
         }
@@ -169,7 +175,10 @@ impl App {
             description: self.description,
             router,
             pool: Arc::new(ThreadPool::new(threadpool_size)),
-            max_body_size: config.max_body_size.or(self.max_body_size).unwrap_or(DEFAULT_MAX_BODY_SIZE),
+            max_body_size: config
+                .max_body_size
+                .or(self.max_body_size)
+                .unwrap_or(DEFAULT_MAX_BODY_SIZE),
             access_log: !config.no_access_log,
             state: self.state,
         })
@@ -186,7 +195,9 @@ impl StateMap {
     }
 
     pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.0.get(&TypeId::of::<T>()).and_then(|b| b.downcast_ref())
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref())
     }
 }
 
@@ -208,13 +219,20 @@ pub(crate) struct AppShared {
 impl AppShared {
     /// Answers one request: route, extract, run, respond. Never fails: every
     /// problem becomes a response (404, 405, 422, 500, ...).
-    pub(crate) async fn handle(self: &Arc<Self>, parts: http::request::Parts, body: RawBody) -> Response {
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        parts: http::request::Parts,
+        body: RawBody,
+    ) -> Response {
         let started = Instant::now();
-        let logged = self.access_log.then(|| (parts.method.clone(), parts.uri.clone()));
+        let logged = self
+            .access_log
+            .then(|| (parts.method.clone(), parts.uri.clone()));
         let (resp, route) = match self.router.route(&parts.method, parts.uri.path()) {
             RouteMatch::Found(op, params) => {
                 let op = Arc::clone(op);
-                let cx = RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(&op));
+                let cx =
+                    RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(&op));
                 let resp = match AssertUnwindSafe((op.handler)(cx)).catch_unwind().await {
                     Ok(resp) => resp,
                     Err(panic) => {
@@ -243,7 +261,13 @@ impl AppShared {
     }
 }
 
-fn access_log(method: &http::Method, uri: &http::Uri, op: Option<&Operation>, status: StatusCode, started: Instant) {
+fn access_log(
+    method: &http::Method,
+    uri: &http::Uri,
+    op: Option<&Operation>,
+    status: StatusCode,
+    started: Instant,
+) {
     tracing::info!(
         target: "brisk::access",
         method = %method,

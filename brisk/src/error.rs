@@ -160,7 +160,12 @@ impl IntoResponse for HttpError {
         struct Body<'a> {
             detail: &'a Value,
         }
-        let mut resp = json_response(self.status, &Body { detail: &self.detail });
+        let mut resp = json_response(
+            self.status,
+            &Body {
+                detail: &self.detail,
+            },
+        );
         resp.headers_mut().extend(self.headers);
         resp
     }

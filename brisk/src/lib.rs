@@ -35,6 +35,9 @@
 //! thread pool) → [`response`].
 
 #![warn(missing_docs)]
+// Validation errors and early responses travel in `Err`; they are the slow
+// path, and boxing them would only add an allocation there.
+#![allow(clippy::result_large_err)]
 
 pub mod app;
 pub mod error;
@@ -89,7 +92,10 @@ macro_rules! routes {
 pub mod prelude {
     pub use crate::params::{Cookie, Header, Query, Request};
     pub use crate::response::{Html, IntoResponse, JsonResponse, NoContent};
-    pub use crate::{App, HttpError, Json, ServerConfig, delete, get, patch, post, put, routes, run_in_threadpool};
+    pub use crate::{
+        App, HttpError, Json, ServerConfig, delete, get, patch, post, put, routes,
+        run_in_threadpool,
+    };
     pub use http::StatusCode;
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

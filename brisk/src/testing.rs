@@ -52,7 +52,8 @@ impl TestClient {
     /// A client for `app` with explicit settings (thread pool size, limits).
     pub fn with_config(app: App, config: ServerConfig) -> Self {
         let app = app.into_shared(&config);
-        let runtime = crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
+        let runtime =
+            crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
         TestClient { app, runtime }
     }
 
@@ -145,8 +146,13 @@ impl TestRequest<'_> {
         let app = Arc::clone(&self.client.app);
         let body = RawBody::Buffered(self.body);
         // Run on the client's runtime, like a connection task on the server.
-        let task = self.client.runtime.spawn(async move { app.handle(parts, body).await });
-        let resp = task.await.expect("the request task never panics: panics become 500s");
+        let task = self
+            .client
+            .runtime
+            .spawn(async move { app.handle(parts, body).await });
+        let resp = task
+            .await
+            .expect("the request task never panics: panics become 500s");
         let (parts, body) = resp.into_parts();
         TestResponse {
             status: parts.status,
@@ -192,7 +198,11 @@ impl TestResponse {
 
     /// The body parsed as JSON (panics with the body text if it is not).
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("response body is not the expected JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response body is not the expected JSON ({e}): {}",
+                self.text()
+            )
+        })
     }
 }

@@ -125,12 +125,12 @@ pub(crate) fn set_current(pool: Arc<ThreadPool>) {
 /// The pool of the app serving on this thread, or a process-wide default
 /// pool of [`DEFAULT_SIZE`] outside brisk's runtimes.
 pub fn current() -> Arc<ThreadPool> {
-    CURRENT
-        .with(|c| c.borrow().clone())
-        .unwrap_or_else(|| {
-            static DEFAULT: OnceLock<Arc<ThreadPool>> = OnceLock::new();
-            DEFAULT.get_or_init(|| Arc::new(ThreadPool::new(DEFAULT_SIZE))).clone()
-        })
+    CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(|| {
+        static DEFAULT: OnceLock<Arc<ThreadPool>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Arc::new(ThreadPool::new(DEFAULT_SIZE)))
+            .clone()
+    })
 }
 
 /// Runs blocking code on the app's thread pool from an `async fn` and awaits

@@ -28,7 +28,10 @@ impl BodySchema {
     fn of<T: JsonSchema>() -> Self {
         let schema = schemars::schema_for!(T).to_value();
         let has_constraints = has_constraints(&schema);
-        BodySchema { schema, has_constraints }
+        BodySchema {
+            schema,
+            has_constraints,
+        }
     }
 }
 
@@ -36,16 +39,27 @@ impl<T> FromRequest for Json<T>
 where
     T: DeserializeOwned + JsonSchema + Send,
 {
-    async fn from_request(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<Self, Rejection> {
+    async fn from_request(
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
         let bytes = cx.body_bytes().await?;
-        parse_body::<T>(&bytes, spec).map(Json).map_err(Rejection::Invalid)
+        parse_body::<T>(&bytes, spec)
+            .map(Json)
+            .map_err(Rejection::Invalid)
     }
 }
 
 /// Parses and validates a JSON body into `T`, with FastAPI's errors.
-pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(bytes: &[u8], spec: &ParamSpec) -> Result<T, Vec<ErrorItem>> {
+pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(
+    bytes: &[u8],
+    spec: &ParamSpec,
+) -> Result<T, Vec<ErrorItem>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(vec![ErrorItem::missing(vec![LocPart::from("body")], Value::Null)]);
+        return Err(vec![ErrorItem::missing(
+            vec![LocPart::from("body")],
+            Value::Null,
+        )]);
     }
     let schema = spec.body_schema.get_or_init(BodySchema::of::<T>);
     if !schema.has_constraints
@@ -59,7 +73,13 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(bytes: &[u8], spec: &
     };
     let mut errors = Vec::new();
     let mut loc = vec![LocPart::from("body")];
-    validate(&schema.schema, &schema.schema, &mut value, &mut loc, &mut errors);
+    validate(
+        &schema.schema,
+        &schema.schema,
+        &mut value,
+        &mut loc,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -69,7 +89,9 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(bytes: &[u8], spec: &
             match segment {
                 serde_path_to_error::Segment::Seq { index } => loc.push(LocPart::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => loc.push(LocPart::from(key.clone())),
-                serde_path_to_error::Segment::Enum { variant } => loc.push(LocPart::from(variant.clone())),
+                serde_path_to_error::Segment::Enum { variant } => {
+                    loc.push(LocPart::from(variant.clone()))
+                }
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
@@ -82,6 +104,11 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(bytes: &[u8], spec: &
 fn json_invalid(bytes: &[u8]) -> ErrorItem {
     let text = String::from_utf8_lossy(bytes);
     let (error, pos) = python_json_error(&text).unwrap_or(("Expecting value", 0));
-    ErrorItem::new("json_invalid", vec![LocPart::from("body"), LocPart::Index(pos)], "JSON decode error", serde_json::json!({}))
-        .with_ctx(serde_json::json!({ "error": error }))
+    ErrorItem::new(
+        "json_invalid",
+        vec![LocPart::from("body"), LocPart::Index(pos)],
+        "JSON decode error",
+        serde_json::json!({}),
+    )
+    .with_ctx(serde_json::json!({ "error": error }))
 }

@@ -31,9 +31,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
 use crate::app::AppShared;
-use crate::routing::Operation;
 use crate::error::{ErrorItem, LocPart, ValidationErrors};
 use crate::response::{IntoResponse, Response};
+use crate::routing::Operation;
 
 pub use scalar::ParamValue;
 pub use sources::{Cookie, FromValues, Header, Query, Request};
@@ -132,12 +132,8 @@ impl Pattern {
 /// `#[param(...)]` attribute; read by [`FromRequest`] implementations.
 ///
 /// ```
-/// use brisk::params::{Bound, ParamSpec};
-/// static LIMIT: ParamSpec = ParamSpec {
-///     name: "limit",
-///     ge: Some(Bound { text: "1", value: 1.0 }),
-///     ..ParamSpec::DEFAULT
-/// };
+/// use brisk::params::ParamSpec;
+/// static LIMIT: ParamSpec = ParamSpec::named("limit").ge("1", 1.0).le("100", 100.0);
 /// assert_eq!(LIMIT.wire_name(brisk::params::Location::Query), "limit");
 /// ```
 #[derive(Debug)]
@@ -175,28 +171,38 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    /// A spec with no constraints; the macro fills in what was declared.
-    ///
-    /// It holds empty `OnceLock`s; that is intended: it is only ever copied
-    /// into a `static` by struct-update syntax, so each static gets its own.
-    #[allow(clippy::declare_interior_mutable_const)]
-    pub const DEFAULT: ParamSpec = ParamSpec {
-        name: "",
-        alias: None,
-        header_name: "",
-        in_path: false,
-        has_default: false,
-        default_json: None,
-        ge: None,
-        gt: None,
-        le: None,
-        lt: None,
-        min_length: None,
-        max_length: None,
-        pattern: None,
-        description: None,
-        body_schema: OnceLock::new(),
-    };
+    /// A spec with no constraints; the macro writes every field out instead.
+    pub const fn named(name: &'static str) -> Self {
+        ParamSpec {
+            name,
+            alias: None,
+            header_name: name,
+            in_path: false,
+            has_default: false,
+            default_json: None,
+            ge: None,
+            gt: None,
+            le: None,
+            lt: None,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            description: None,
+            body_schema: OnceLock::new(),
+        }
+    }
+
+    /// Adds `ge = value` (`text` is the literal shown in messages).
+    pub const fn ge(mut self, text: &'static str, value: f64) -> Self {
+        self.ge = Some(Bound { text, value });
+        self
+    }
+
+    /// Adds `le = value` (`text` is the literal shown in messages).
+    pub const fn le(mut self, text: &'static str, value: f64) -> Self {
+        self.le = Some(Bound { text, value });
+        self
+    }
 
     /// The name the client uses for this parameter at `location`.
     pub fn wire_name(&self, location: Location) -> &'static str {
@@ -231,7 +237,6 @@ impl From<ErrorItem> for Rejection {
         Rejection::Invalid(vec![e])
     }
 }
-
 
 /// A type that can be produced from a request, as a handler parameter.
 ///
@@ -354,7 +359,10 @@ impl RequestContext {
         let bytes = match self.body.take() {
             Some(RawBody::Buffered(b)) => b,
             Some(RawBody::Incoming(incoming)) => {
-                match Limited::new(incoming, self.app.max_body_size).collect().await {
+                match Limited::new(incoming, self.app.max_body_size)
+                    .collect()
+                    .await
+                {
                     Ok(collected) => collected.to_bytes(),
                     Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                         return Err(Rejection::Respond(

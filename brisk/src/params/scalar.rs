@@ -76,7 +76,11 @@ pub(crate) fn parse_error_item(
     ErrorItem::new(err.kind, spec.loc(location), err.msg, Value::from(raw))
 }
 
-pub(crate) fn constraint_error_item(loc: Vec<LocPart>, input: Value, e: ConstraintError) -> ErrorItem {
+pub(crate) fn constraint_error_item(
+    loc: Vec<LocPart>,
+    input: Value,
+    e: ConstraintError,
+) -> ErrorItem {
     ErrorItem::new(e.kind, loc, e.msg, input).with_ctx(e.ctx)
 }
 
@@ -269,7 +273,11 @@ pub(crate) fn parse_value<T: ParamValue>(
     let value = T::parse_param(raw).map_err(|e| parse_error_item(spec, location, raw, e))?;
     match value.check(spec) {
         None => Ok(value),
-        Some(e) => Err(constraint_error_item(spec.loc(location), Value::from(raw), e)),
+        Some(e) => Err(constraint_error_item(
+            spec.loc(location),
+            Value::from(raw),
+            e,
+        )),
     }
 }
 
@@ -277,12 +285,7 @@ pub(crate) fn parse_value<T: ParamValue>(
 mod tests {
     use super::*;
 
-    static LIMIT: ParamSpec = ParamSpec {
-        name: "limit",
-        ge: Some(Bound { text: "1", value: 1.0 }),
-        le: Some(Bound { text: "100", value: 100.0 }),
-        ..ParamSpec::DEFAULT
-    };
+    static LIMIT: ParamSpec = ParamSpec::named("limit").ge("1", 1.0).le("100", 100.0);
 
     #[test]
     fn integers_parse_and_check_bounds() {

@@ -18,7 +18,7 @@ use crate::error::ErrorItem;
 ///
 /// ```
 /// use brisk::params::{FromValues, Location, ParamSpec};
-/// static TAG: ParamSpec = ParamSpec { name: "tag", ..ParamSpec::DEFAULT };
+/// static TAG: ParamSpec = ParamSpec::named("tag");
 /// let tags = Vec::<String>::from_values(vec!["a", "b"], &TAG, Location::Query).unwrap();
 /// assert_eq!(tags, ["a", "b"]);
 /// let missing = Option::<u32>::from_values(Vec::<&str>::new(), &TAG, Location::Query).unwrap();
@@ -42,7 +42,11 @@ pub trait FromValues: Sized + Send {
 }
 
 impl<T: ParamValue> FromValues for T {
-    fn from_values<'a, I>(values: I, spec: &ParamSpec, location: Location) -> Result<Self, Vec<ErrorItem>>
+    fn from_values<'a, I>(
+        values: I,
+        spec: &ParamSpec,
+        location: Location,
+    ) -> Result<Self, Vec<ErrorItem>>
     where
         I: IntoIterator<Item = &'a str>,
     {
@@ -60,12 +64,18 @@ impl<T: ParamValue> FromValues for T {
 }
 
 impl<T: ParamValue> FromValues for Option<T> {
-    fn from_values<'a, I>(values: I, spec: &ParamSpec, location: Location) -> Result<Self, Vec<ErrorItem>>
+    fn from_values<'a, I>(
+        values: I,
+        spec: &ParamSpec,
+        location: Location,
+    ) -> Result<Self, Vec<ErrorItem>>
     where
         I: IntoIterator<Item = &'a str>,
     {
         match values.into_iter().last() {
-            Some(raw) => parse_value(raw, spec, location).map(Some).map_err(|e| vec![e]),
+            Some(raw) => parse_value(raw, spec, location)
+                .map(Some)
+                .map_err(|e| vec![e]),
             None => Ok(None),
         }
     }
@@ -78,7 +88,11 @@ impl<T: ParamValue> FromValues for Option<T> {
 }
 
 impl<T: ParamValue> FromValues for Vec<T> {
-    fn from_values<'a, I>(values: I, spec: &ParamSpec, location: Location) -> Result<Self, Vec<ErrorItem>>
+    fn from_values<'a, I>(
+        values: I,
+        spec: &ParamSpec,
+        location: Location,
+    ) -> Result<Self, Vec<ErrorItem>>
     where
         I: IntoIterator<Item = &'a str>,
     {
@@ -93,7 +107,11 @@ impl<T: ParamValue> FromValues for Vec<T> {
                 }
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
     fn required() -> bool {
         false
@@ -104,7 +122,10 @@ impl<T: ParamValue> FromValues for Vec<T> {
 }
 
 /// Reads a bare scalar from the path (name in the template) or the query.
-fn path_or_query<T: FromValues>(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<T, Rejection> {
+fn path_or_query<T: FromValues>(
+    cx: &mut RequestContext,
+    spec: &'static ParamSpec,
+) -> Result<T, Rejection> {
     if spec.in_path {
         let raw = cx.path_param(spec.name);
         T::from_values(raw, spec, Location::Path).map_err(Rejection::Invalid)
@@ -140,7 +161,10 @@ bare_scalar_from_request!(T, Option<T>, Vec<T>);
 pub struct Query<T>(pub T);
 
 impl<T: FromValues> FromRequest for Query<T> {
-    async fn from_request(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<Self, Rejection> {
+    async fn from_request(
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
         let name = spec.wire_name(Location::Query);
         T::from_values(cx.query_values(name), spec, Location::Query)
             .map(Query)
@@ -163,9 +187,17 @@ impl<T: FromValues> FromRequest for Query<T> {
 pub struct Header<T>(pub T);
 
 impl<T: FromValues> FromRequest for Header<T> {
-    async fn from_request(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<Self, Rejection> {
+    async fn from_request(
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
         let name = spec.wire_name(Location::Header);
-        let values = cx.parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let values = cx
+            .parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         T::from_values(values, spec, Location::Header)
             .map(Header)
             .map_err(Rejection::Invalid)
@@ -186,7 +218,10 @@ impl<T: FromValues> FromRequest for Header<T> {
 pub struct Cookie<T>(pub T);
 
 impl<T: FromValues> FromRequest for Cookie<T> {
-    async fn from_request(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<Self, Rejection> {
+    async fn from_request(
+        cx: &mut RequestContext,
+        spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
         let name = spec.wire_name(Location::Cookie);
         // The Cookie header is `a=1; b=2`, possibly split over several header
         // lines; a three-line scan is all a lookup by name needs.
@@ -255,7 +290,10 @@ impl Request {
 }
 
 impl FromRequest for Request {
-    async fn from_request(cx: &mut RequestContext, _spec: &'static ParamSpec) -> Result<Self, Rejection> {
+    async fn from_request(
+        cx: &mut RequestContext,
+        _spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
         let body = cx.body_bytes().await?;
         let mut parts = http::Request::new(()).into_parts().0;
         parts.method = cx.parts.method.clone();

@@ -17,9 +17,19 @@ use super::scalar::{BOOL_PARSING, FLOAT_PARSING, INT_PARSING, parse_bool};
 use crate::error::{ErrorItem, LocPart};
 
 /// Validates `value` in place against `schema` (whose `$defs` are in `root`).
-pub(crate) fn validate(root: &Value, schema: &Value, value: &mut Value, loc: &mut Vec<LocPart>, errors: &mut Vec<ErrorItem>) {
-    let Some(schema) = resolve(root, schema) else { return };
-    let Some(obj) = schema.as_object() else { return };
+pub(crate) fn validate(
+    root: &Value,
+    schema: &Value,
+    value: &mut Value,
+    loc: &mut Vec<LocPart>,
+    errors: &mut Vec<ErrorItem>,
+) {
+    let Some(schema) = resolve(root, schema) else {
+        return;
+    };
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
 
     if let Some(branches) = obj.get("anyOf").and_then(Value::as_array) {
         let nullable = branches.iter().any(is_null_schema);
@@ -56,8 +66,14 @@ pub(crate) fn has_constraints(schema: &Value) -> bool {
         Value::Object(map) => map.iter().any(|(k, v)| {
             let keyword = matches!(
                 k.as_str(),
-                "minLength" | "maxLength" | "pattern" | "exclusiveMinimum" | "exclusiveMaximum"
-                    | "minItems" | "maxItems" | "enum"
+                "minLength"
+                    | "maxLength"
+                    | "pattern"
+                    | "exclusiveMinimum"
+                    | "exclusiveMaximum"
+                    | "minItems"
+                    | "maxItems"
+                    | "enum"
             ) || (matches!(k.as_str(), "minimum" | "maximum") && !is_int_range(map));
             keyword || has_constraints(v)
         }),
@@ -97,20 +113,42 @@ fn type_names(obj: &Map<String, Value>) -> Vec<&str> {
     }
 }
 
-fn push(errors: &mut Vec<ErrorItem>, kind: &'static str, loc: &[LocPart], msg: impl Into<std::borrow::Cow<'static, str>>, input: &Value) {
+fn push(
+    errors: &mut Vec<ErrorItem>,
+    kind: &'static str,
+    loc: &[LocPart],
+    msg: impl Into<std::borrow::Cow<'static, str>>,
+    input: &Value,
+) {
     errors.push(ErrorItem::new(kind, loc.to_vec(), msg, input.clone()));
 }
 
-fn string(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) {
+fn string(
+    obj: &Map<String, Value>,
+    value: &mut Value,
+    loc: &mut [LocPart],
+    errors: &mut Vec<ErrorItem>,
+) {
     let Some(s) = value.as_str() else {
-        return push(errors, "string_type", loc, "Input should be a valid string", value);
+        return push(
+            errors,
+            "string_type",
+            loc,
+            "Input should be a valid string",
+            value,
+        );
     };
     if let Some(allowed) = obj.get("enum").and_then(Value::as_array) {
         if !allowed.iter().any(|a| a == value) {
             let expected = expected_list(allowed);
             errors.push(
-                ErrorItem::new("enum", loc.to_vec(), format!("Input should be {expected}"), value.clone())
-                    .with_ctx(serde_json::json!({ "expected": expected })),
+                ErrorItem::new(
+                    "enum",
+                    loc.to_vec(),
+                    format!("Input should be {expected}"),
+                    value.clone(),
+                )
+                .with_ctx(serde_json::json!({ "expected": expected })),
             );
         }
         return;
@@ -121,8 +159,13 @@ fn string(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], erro
     {
         let unit = if min == 1 { "character" } else { "characters" };
         errors.push(
-            ErrorItem::new("string_too_short", loc.to_vec(), format!("String should have at least {min} {unit}"), value.clone())
-                .with_ctx(serde_json::json!({ "min_length": min })),
+            ErrorItem::new(
+                "string_too_short",
+                loc.to_vec(),
+                format!("String should have at least {min} {unit}"),
+                value.clone(),
+            )
+            .with_ctx(serde_json::json!({ "min_length": min })),
         );
         return;
     }
@@ -131,8 +174,13 @@ fn string(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], erro
     {
         let unit = if max == 1 { "character" } else { "characters" };
         errors.push(
-            ErrorItem::new("string_too_long", loc.to_vec(), format!("String should have at most {max} {unit}"), value.clone())
-                .with_ctx(serde_json::json!({ "max_length": max })),
+            ErrorItem::new(
+                "string_too_long",
+                loc.to_vec(),
+                format!("String should have at most {max} {unit}"),
+                value.clone(),
+            )
+            .with_ctx(serde_json::json!({ "max_length": max })),
         );
         return;
     }
@@ -141,8 +189,13 @@ fn string(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], erro
         // reported once per request rather than panicking.
         match regex::Regex::new(pattern) {
             Ok(re) if !re.is_match(s) => errors.push(
-                ErrorItem::new("string_pattern_mismatch", loc.to_vec(), format!("String should match pattern '{pattern}'"), value.clone())
-                    .with_ctx(serde_json::json!({ "pattern": pattern })),
+                ErrorItem::new(
+                    "string_pattern_mismatch",
+                    loc.to_vec(),
+                    format!("String should match pattern '{pattern}'"),
+                    value.clone(),
+                )
+                .with_ctx(serde_json::json!({ "pattern": pattern })),
             ),
             Ok(_) => {}
             Err(e) => tracing::error!(pattern, error = %e, "invalid pattern in a body schema"),
@@ -166,7 +219,12 @@ fn expected_list(allowed: &[Value]) -> String {
     }
 }
 
-fn integer(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) {
+fn integer(
+    obj: &Map<String, Value>,
+    value: &mut Value,
+    loc: &mut [LocPart],
+    errors: &mut Vec<ErrorItem>,
+) {
     let coerced = match &*value {
         Value::Number(n) if n.is_i64() || n.is_u64() => None,
         Value::Number(n) => {
@@ -174,7 +232,13 @@ fn integer(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], err
             if f.fract() == 0.0 && f.is_finite() {
                 Some(Value::from(f as i64))
             } else {
-                return push(errors, "int_from_float", loc, "Input should be a valid integer, got a number with a fractional part", value);
+                return push(
+                    errors,
+                    "int_from_float",
+                    loc,
+                    "Input should be a valid integer, got a number with a fractional part",
+                    value,
+                );
             }
         }
         Value::String(s) => match s.trim().parse::<i64>() {
@@ -182,7 +246,15 @@ fn integer(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], err
             Err(_) => return push(errors, INT_PARSING.kind, loc, INT_PARSING.msg, value),
         },
         Value::Bool(b) => Some(Value::from(*b as i64)),
-        _ => return push(errors, "int_type", loc, "Input should be a valid integer", value),
+        _ => {
+            return push(
+                errors,
+                "int_type",
+                loc,
+                "Input should be a valid integer",
+                value,
+            );
+        }
     };
     let original = value.clone();
     if let Some(c) = coerced {
@@ -191,7 +263,12 @@ fn integer(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], err
     bounds(obj, value.as_f64().unwrap_or(0.0), &original, loc, errors);
 }
 
-fn number(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) {
+fn number(
+    obj: &Map<String, Value>,
+    value: &mut Value,
+    loc: &mut [LocPart],
+    errors: &mut Vec<ErrorItem>,
+) {
     let coerced = match &*value {
         Value::Number(_) => None,
         Value::String(s) => match s.trim().parse::<f64>() {
@@ -199,7 +276,15 @@ fn number(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], erro
             _ => return push(errors, FLOAT_PARSING.kind, loc, FLOAT_PARSING.msg, value),
         },
         Value::Bool(b) => Some(Value::from(if *b { 1.0 } else { 0.0 })),
-        _ => return push(errors, "float_type", loc, "Input should be a valid number", value),
+        _ => {
+            return push(
+                errors,
+                "float_type",
+                loc,
+                "Input should be a valid number",
+                value,
+            );
+        }
     };
     let original = value.clone();
     if let Some(c) = coerced {
@@ -208,20 +293,62 @@ fn number(obj: &Map<String, Value>, value: &mut Value, loc: &mut [LocPart], erro
     bounds(obj, value.as_f64().unwrap_or(0.0), &original, loc, errors);
 }
 
-fn bounds(obj: &Map<String, Value>, v: f64, input: &Value, loc: &[LocPart], errors: &mut Vec<ErrorItem>) {
-    let checks: [(&str, &'static str, &str, &str, fn(f64, f64) -> bool); 4] = [
-        ("exclusiveMinimum", "greater_than", "gt", "greater than", |v, b| v > b),
-        ("minimum", "greater_than_equal", "ge", "greater than or equal to", |v, b| v >= b),
-        ("exclusiveMaximum", "less_than", "lt", "less than", |v, b| v < b),
-        ("maximum", "less_than_equal", "le", "less than or equal to", |v, b| v <= b),
+fn bounds(
+    obj: &Map<String, Value>,
+    v: f64,
+    input: &Value,
+    loc: &[LocPart],
+    errors: &mut Vec<ErrorItem>,
+) {
+    type Check = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(f64, f64) -> bool,
+    );
+    let checks: [Check; 4] = [
+        (
+            "exclusiveMinimum",
+            "greater_than",
+            "gt",
+            "greater than",
+            |v, b| v > b,
+        ),
+        (
+            "minimum",
+            "greater_than_equal",
+            "ge",
+            "greater than or equal to",
+            |v, b| v >= b,
+        ),
+        (
+            "exclusiveMaximum",
+            "less_than",
+            "lt",
+            "less than",
+            |v, b| v < b,
+        ),
+        (
+            "maximum",
+            "less_than_equal",
+            "le",
+            "less than or equal to",
+            |v, b| v <= b,
+        ),
     ];
     for (keyword, kind, key, words, ok) in checks {
         if let Some(bound) = obj.get(keyword).filter(|b| b.is_number())
             && !ok(v, bound.as_f64().unwrap_or(0.0))
         {
             errors.push(
-                ErrorItem::new(kind, loc.to_vec(), format!("Input should be {words} {bound}"), input.clone())
-                    .with_ctx(serde_json::json!({ key: bound })),
+                ErrorItem::new(
+                    kind,
+                    loc.to_vec(),
+                    format!("Input should be {words} {bound}"),
+                    input.clone(),
+                )
+                .with_ctx(serde_json::json!({ key: bound })),
             );
             return;
         }
@@ -237,7 +364,15 @@ fn boolean(value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) 
             Some(1) => Some(true),
             _ => None,
         },
-        _ => return push(errors, "bool_type", loc, "Input should be a valid boolean", value),
+        _ => {
+            return push(
+                errors,
+                "bool_type",
+                loc,
+                "Input should be a valid boolean",
+                value,
+            );
+        }
     };
     match coerced {
         Some(b) => *value = Value::Bool(b),
@@ -245,9 +380,21 @@ fn boolean(value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) 
     }
 }
 
-fn array(root: &Value, obj: &Map<String, Value>, value: &mut Value, loc: &mut Vec<LocPart>, errors: &mut Vec<ErrorItem>) {
+fn array(
+    root: &Value,
+    obj: &Map<String, Value>,
+    value: &mut Value,
+    loc: &mut Vec<LocPart>,
+    errors: &mut Vec<ErrorItem>,
+) {
     let Some(items) = value.as_array_mut() else {
-        return push(errors, "list_type", loc, "Input should be a valid list", value);
+        return push(
+            errors,
+            "list_type",
+            loc,
+            "Input should be a valid list",
+            value,
+        );
     };
     let len = items.len() as u64;
     if let Some(item_schema) = obj.get("items") {
@@ -276,13 +423,31 @@ fn array(root: &Value, obj: &Map<String, Value>, value: &mut Value, loc: &mut Ve
     }
 }
 
-fn object(root: &Value, obj: &Map<String, Value>, value: &mut Value, loc: &mut Vec<LocPart>, errors: &mut Vec<ErrorItem>) {
+fn object(
+    root: &Value,
+    obj: &Map<String, Value>,
+    value: &mut Value,
+    loc: &mut Vec<LocPart>,
+    errors: &mut Vec<ErrorItem>,
+) {
     let properties = obj.get("properties").and_then(Value::as_object);
     if !value.is_object() {
         return if properties.is_some() {
-            push(errors, "model_attributes_type", loc, "Input should be a valid dictionary or object to extract fields from", value)
+            push(
+                errors,
+                "model_attributes_type",
+                loc,
+                "Input should be a valid dictionary or object to extract fields from",
+                value,
+            )
         } else {
-            push(errors, "dict_type", loc, "Input should be a valid dictionary", value)
+            push(
+                errors,
+                "dict_type",
+                loc,
+                "Input should be a valid dictionary",
+                value,
+            )
         };
     }
     let required: Vec<&str> = obj

@@ -39,7 +39,9 @@ pub(crate) fn matchit_template(path: &str) -> String {
     let mut rest = path;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let inner = &rest[start + 1..start + len];
         match inner.strip_suffix(":path") {
             Some(name) => out.push_str(&format!("{{*{name}}}")),
@@ -63,9 +65,10 @@ impl Router {
             let index = match templates.iter().position(|t| *t == template) {
                 Some(i) => i,
                 None => {
-                    tree.insert(template.clone(), entries.len()).unwrap_or_else(|e| {
-                        panic!("brisk: cannot add route {} {}: {e}", op.method, op.path)
-                    });
+                    tree.insert(template.clone(), entries.len())
+                        .unwrap_or_else(|e| {
+                            panic!("brisk: cannot add route {} {}: {e}", op.method, op.path)
+                        });
                     templates.push(template);
                     entries.push(PathEntry {
                         operations: Vec::new(),
@@ -80,7 +83,8 @@ impl Router {
             }
             entry.operations.push(Arc::new(op));
             let allow: Vec<&str> = entry.operations.iter().map(|o| o.method.as_str()).collect();
-            entry.allow = HeaderValue::from_str(&allow.join(", ")).expect("method names are valid header text");
+            entry.allow = HeaderValue::from_str(&allow.join(", "))
+                .expect("method names are valid header text");
         }
         Router { tree, entries }
     }
@@ -95,7 +99,11 @@ impl Router {
             .operations
             .iter()
             .find(|o| o.method == method)
-            .or_else(|| (method == Method::HEAD).then(|| entry.operations.iter().find(|o| o.method == Method::GET)).flatten());
+            .or_else(|| {
+                (method == Method::HEAD)
+                    .then(|| entry.operations.iter().find(|o| o.method == Method::GET))
+                    .flatten()
+            });
         match op {
             Some(op) => {
                 let params = found
@@ -124,7 +132,10 @@ mod tests {
 
     #[test]
     fn converts_fastapi_path_converter() {
-        assert_eq!(matchit_template("/files/{file_path:path}"), "/files/{*file_path}");
+        assert_eq!(
+            matchit_template("/files/{file_path:path}"),
+            "/files/{*file_path}"
+        );
         assert_eq!(matchit_template("/items/{item_id}/x"), "/items/{item_id}/x");
     }
 }

@@ -36,13 +36,17 @@ pub fn init_logging(config: &ServerConfig) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
 /// Builds the event-loop runtime for `app`: `threads` workers, and room for
 /// the thread pool's blocking threads. Every thread knows the app's pool, so
 /// `run_in_threadpool` finds it.
-pub(crate) fn build_runtime(app: &Arc<AppShared>, threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+pub(crate) fn build_runtime(
+    app: &Arc<AppShared>,
+    threads: Option<usize>,
+) -> std::io::Result<tokio::runtime::Runtime> {
     let pool = Arc::clone(&app.pool);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {
@@ -103,7 +107,12 @@ async fn shutdown_signal() {
 
 /// Accepts connections on `listener` until `shutdown` resolves, then waits up
 /// to `grace` for open connections to finish their in-flight requests.
-pub(crate) async fn serve(app: Arc<AppShared>, listener: TcpListener, shutdown: impl Future<Output = ()>, grace: Duration) {
+pub(crate) async fn serve(
+    app: Arc<AppShared>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -130,8 +139,14 @@ pub(crate) async fn serve(app: Arc<AppShared>, listener: TcpListener, shutdown: 
         }
     }
     drop(listener);
-    tracing::info!(connections = graceful.count(), "waiting for in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        connections = graceful.count(),
+        "waiting for in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("graceful shutdown timed out; closing remaining connections");
     }
 }
@@ -140,8 +155,12 @@ pub(crate) async fn serve(app: Arc<AppShared>, listener: TcpListener, shutdown: 
 fn service(
     app: &Arc<AppShared>,
     _peer: SocketAddr,
-) -> impl hyper::service::Service<http::Request<Incoming>, Response = crate::response::Response, Error = Infallible, Future: Send>
-+ Clone
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = crate::response::Response,
+    Error = Infallible,
+    Future: Send,
+> + Clone
 + use<> {
     let app = Arc::clone(app);
     service_fn(move |req: http::Request<Incoming>| {
@@ -178,7 +197,8 @@ impl BackgroundServer {
         init_logging(&config);
         let shared = app.into_shared(&config);
         let runtime = build_runtime(&shared, config.event_loop_threads).expect("runtime");
-        let std_listener = std::net::TcpListener::bind((config.host.as_str(), config.port)).expect("bind");
+        let std_listener =
+            std::net::TcpListener::bind((config.host.as_str(), config.port)).expect("bind");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -186,10 +206,22 @@ impl BackgroundServer {
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(std_listener).expect("listener");
-                serve(shared, listener, async { let _ = rx.await; }, grace).await;
+                serve(
+                    shared,
+                    listener,
+                    async {
+                        let _ = rx.await;
+                    },
+                    grace,
+                )
+                .await;
             });
         });
-        BackgroundServer { addr, stop: Some(tx), thread: Some(thread) }
+        BackgroundServer {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     /// The bound address.

@@ -1,0 +1,165 @@
+//! Helpers shared by the integration tests: a minimal HTTP/1.1 client over a
+//! real TCP socket (one request per connection, `Connection: close`), and a
+//! way to start an example binary and learn its port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request and reads the whole response (the server closes the
+/// connection because of `Connection: close`).
+pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> RawResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(stream))
+}
+
+/// Reads one response from a buffered stream (Content-Length bodies only).
+pub fn read_response<R: Read>(reader: &mut BufReader<R>) -> RawResponse {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("bad status line {line:?}"))
+        .parse()
+        .unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// An example binary running as a child process; killed on drop.
+pub struct ExampleProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of an example binary (next to the test binary). `cargo test` builds
+/// the examples, but a filtered run (`--test examples`) does not, so build
+/// them once per test process to never run a stale binary.
+pub fn example_path(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--examples",
+                "--manifest-path",
+                manifest,
+            ])
+            .status()
+            .expect("run cargo build --examples");
+        assert!(status.success(), "building the examples failed");
+    });
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name)
+}
+
+/// Starts an example on a free port and waits until it says where it listens.
+pub fn start_example(name: &str, extra_args: &[&str]) -> ExampleProcess {
+    let path = example_path(name);
+    assert!(
+        path.exists(),
+        "example binary {path:?} not built (run `cargo test`, which builds examples)"
+    );
+    let mut child = Command::new(&path)
+        .args(["--port", "0"])
+        .args(extra_args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log_writer = log.clone();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && let Some(rest) = line.split("serving on http://").nth(1) {
+                let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            let mut l = log_writer.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("example did not report its address");
+    ExampleProcess { child, addr, log }
+}

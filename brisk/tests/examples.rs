@@ -1,0 +1,104 @@
+//! The seeds' example programs, run as real processes on 127.0.0.1.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{request, start_example};
+
+/// Ten concurrent POST /delay (3 s each) against `example`; returns the wall
+/// time and checks every answer carries the seed's fields.
+fn ten_concurrent_delays(example: &str) -> Duration {
+    let server = start_example(example, &["--no-access-log"]);
+    let addr = server.addr;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..10)
+        .map(|_| thread::spawn(move || request(addr, "POST", "/delay", None)))
+        .collect();
+    for h in handles {
+        let resp = h.join().unwrap();
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let body = resp.json();
+        assert_eq!(body["message"], "Response after 3 seconds delay");
+        assert!(
+            body["start_time"].is_string() && body["end_time"].is_string(),
+            "{body}"
+        );
+    }
+    let elapsed = started.elapsed();
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("Starting delay at"),
+        "the example logs its start times:\n{log}"
+    );
+    elapsed
+}
+
+#[test]
+fn main_sync_serves_ten_delays_in_about_one_delay() {
+    let t = ten_concurrent_delays("main_sync");
+    assert!(
+        t >= Duration::from_secs(3) && t < Duration::from_millis(4500),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn main_threadpool_serves_ten_delays_in_about_one_delay() {
+    let t = ten_concurrent_delays("main_threadpool");
+    assert!(
+        t >= Duration::from_secs(3) && t < Duration::from_millis(4500),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn def_vs_async_serves_ten_delays_in_about_one_delay() {
+    let t = ten_concurrent_delays("def_vs_async");
+    assert!(
+        t >= Duration::from_secs(3) && t < Duration::from_millis(4500),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn change_me_sends_a_fresh_correlation_id_and_server_header() {
+    let server = start_example("change_me", &[]);
+    let a = request(server.addr, "GET", "/", None);
+    let b = request(server.addr, "GET", "/", None);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json(), serde_json::json!({"msg": "change me"}));
+    assert_eq!(
+        a.header("x-azure-management-service-server"),
+        Some("azure-management-service-prototype")
+    );
+    let id_a = a
+        .header("x-azure-management-service-correlation-id")
+        .expect("correlation id");
+    let id_b = b
+        .header("x-azure-management-service-correlation-id")
+        .expect("correlation id");
+    assert_eq!(id_a.len(), 36, "a UUID: {id_a}");
+    assert_ne!(id_a, id_b, "a fresh id per request");
+}
+
+#[test]
+fn hello_says_hello_and_logs_each_request() {
+    let server = start_example("hello", &[]);
+    let resp = request(server.addr, "GET", "/", None);
+    assert_eq!(resp.json(), serde_json::json!({"message": "Hello World"}));
+    thread::sleep(Duration::from_millis(100));
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("brisk::access") && log.contains("status=200"),
+        "access log line missing:\n{log}"
+    );
+}
+
+#[test]
+fn port_and_host_come_from_brisk_variables_too() {
+    // BRISK_PORT is read when --port is absent; here the flag (0) wins over it.
+    let server = start_example("hello", &["--host", "127.0.0.1"]);
+    assert!(server.addr.ip().is_loopback());
+}
