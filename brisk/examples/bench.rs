@@ -63,6 +63,13 @@ async fn sleep() -> Json<Value> {
 fn main() {
     App::new()
         .title("bench")
-        .routes(routes![hello, hello_sync, read_item, create_item, delay, sleep])
+        .routes(routes![
+            hello,
+            hello_sync,
+            read_item,
+            create_item,
+            delay,
+            sleep
+        ])
         .run();
 }

@@ -14,10 +14,19 @@ use uuid::Uuid;
 async fn change_me() -> JsonResponse {
     let content = json!({"msg": "change me"});
     JsonResponse::new(&content)
-        .header("X-azure-management-service-CORRELATION-ID", &Uuid::new_v4().to_string())
-        .header("x-azure-management-service-server", "azure-management-service-prototype")
+        .header(
+            "X-azure-management-service-CORRELATION-ID",
+            &Uuid::new_v4().to_string(),
+        )
+        .header(
+            "x-azure-management-service-server",
+            "azure-management-service-prototype",
+        )
 }
 
 fn main() {
-    App::new().title("change_me").routes(routes![change_me]).run();
+    App::new()
+        .title("change_me")
+        .routes(routes![change_me])
+        .run();
 }

@@ -26,7 +26,10 @@ async fn read_root() -> Json<Value> {
 #[post("/delay")]
 fn delayed_response() -> Json<Value> {
     let start_time = now();
-    tracing::info!("Starting delay at {start_time} on {:?}", std::thread::current().name());
+    tracing::info!(
+        "Starting delay at {start_time} on {:?}",
+        std::thread::current().name()
+    );
     std::thread::sleep(Duration::from_secs(3)); // Blocking, but on a pool thread
     let end_time = now();
     tracing::info!("Ending delay at {end_time}");
@@ -38,5 +41,8 @@ fn delayed_response() -> Json<Value> {
 }
 
 fn main() {
-    App::new().title("def_vs_async").routes(routes![read_root, delayed_response]).run();
+    App::new()
+        .title("def_vs_async")
+        .routes(routes![read_root, delayed_response])
+        .run();
 }

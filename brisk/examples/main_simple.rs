@@ -43,5 +43,8 @@ async fn delayed_response() -> Json<Value> {
 }
 
 fn main() {
-    App::new().title("main_simple").routes(routes![read_root, delayed_response]).run();
+    App::new()
+        .title("main_simple")
+        .routes(routes![read_root, delayed_response])
+        .run();
 }

@@ -39,5 +39,8 @@ async fn delayed_response() -> Json<Value> {
 }
 
 fn main() {
-    App::new().title("main_sync").routes(routes![read_root, delayed_response]).run();
+    App::new()
+        .title("main_sync")
+        .routes(routes![read_root, delayed_response])
+        .run();
 }

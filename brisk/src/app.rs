@@ -5,7 +5,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use http::StatusCode;
@@ -14,6 +14,7 @@ use http::header::ALLOW;
 use crate::HttpError;
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
+use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
 use crate::params::{RawBody, RequestContext};
 use crate::response::{IntoResponse, Response, internal_server_error};
 use crate::routing::{Operation, RouteMatch, Router};
@@ -43,6 +44,8 @@ pub struct App {
     pub(crate) operations: Vec<Operation>,
     pub(crate) threadpool_size: Option<usize>,
     pub(crate) max_body_size: Option<usize>,
+    pub(crate) blocking_policy: Option<BlockingPolicy>,
+    pub(crate) blocking_threshold: Option<Duration>,
     pub(crate) state: StateMap,
 }
 
@@ -66,6 +69,8 @@ impl App {
             operations: Vec::new(),
             threadpool_size: None,
             max_body_size: None,
+            blocking_policy: None,
+            blocking_threshold: None,
             state: StateMap::default(),
         }
     }
@@ -124,6 +129,28 @@ impl App {
         self
     }
 
+    /// What to do about an `async fn` that blocks the event loop (default
+    /// [`BlockingPolicy::Contain`]). `--blocking-policy` overrides it.
+    ///
+    /// ```
+    /// let app = brisk::App::new().blocking_policy(brisk::exec::BlockingPolicy::Warn);
+    /// ```
+    pub fn blocking_policy(mut self, policy: BlockingPolicy) -> Self {
+        self.blocking_policy = Some(policy);
+        self
+    }
+
+    /// How long one poll of an `async fn` may run before it counts as blocking
+    /// the event loop (default 20 ms). `--blocking-threshold-ms` overrides it.
+    ///
+    /// ```
+    /// let app = brisk::App::new().blocking_threshold(std::time::Duration::from_millis(50));
+    /// ```
+    pub fn blocking_threshold(mut self, threshold: Duration) -> Self {
+        self.blocking_threshold = Some(threshold);
+        self
+    }
+
     /// Adds typed application state, readable by handlers through
     /// [`RequestContext::state`].
     ///
@@ -169,12 +196,27 @@ impl App {
                 }
             }
         }
+        let pool = Arc::new(ThreadPool::new(threadpool_size));
+        let watchdog = Watchdog::start(
+            config
+                .blocking_policy
+                .or(self.blocking_policy)
+                .unwrap_or_default(),
+            config
+                .blocking_threshold_ms
+                .map(Duration::from_millis)
+                .or(self.blocking_threshold)
+                .unwrap_or(watchdog::DEFAULT_THRESHOLD),
+            router.operations(),
+            Arc::clone(&pool),
+        );
         Arc::new(AppShared {
             title: self.title,
             version: self.version,
             description: self.description,
             router,
-            pool: Arc::new(ThreadPool::new(threadpool_size)),
+            pool,
+            watchdog,
             max_body_size: config
                 .max_body_size
                 .or(self.max_body_size)
@@ -211,6 +253,7 @@ pub(crate) struct AppShared {
     pub(crate) description: Option<String>,
     pub(crate) router: Router,
     pub(crate) pool: Arc<ThreadPool>,
+    pub(crate) watchdog: Arc<Watchdog>,
     pub(crate) max_body_size: usize,
     pub(crate) access_log: bool,
     pub(crate) state: StateMap,

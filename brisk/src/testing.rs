@@ -52,7 +52,7 @@ impl TestClient {
     /// A client for `app` with explicit settings (thread pool size, limits).
     pub fn with_config(app: App, config: ServerConfig) -> Self {
         let app = app.into_shared(&config);
-        let runtime =
+        let (runtime, _lane) =
             crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
         TestClient { app, runtime }
     }
@@ -91,6 +91,11 @@ impl TestClient {
     /// Starts a DELETE request.
     pub fn delete(&self, uri: &str) -> TestRequest<'_> {
         self.request(Method::DELETE, uri)
+    }
+
+    /// The watchdog's and thread pool's counters.
+    pub fn metrics(&self) -> crate::exec::MetricsSnapshot {
+        self.app.watchdog.snapshot()
     }
 
     /// The app's thread pool (to observe `in_use()` / `waiting()`).

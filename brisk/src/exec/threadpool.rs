@@ -87,7 +87,7 @@ impl ThreadPool {
         };
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            f()
+            super::watchdog::in_pool(f)
         });
         match task.await {
             Ok(v) => v,

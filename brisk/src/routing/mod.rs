@@ -60,7 +60,8 @@ impl Router {
         let mut tree = matchit::Router::new();
         let mut entries: Vec<PathEntry> = Vec::new();
         let mut templates: Vec<String> = Vec::new();
-        for op in operations {
+        for (id, mut op) in operations.into_iter().enumerate() {
+            op.id = id;
             let template = matchit_template(op.path);
             let index = match templates.iter().position(|t| *t == template) {
                 Some(i) => i,
@@ -120,7 +121,7 @@ impl Router {
         }
     }
 
-    /// Every operation, in registration order per path.
+    /// Every operation (in no particular order; `Operation::id` is the registration order).
     pub(crate) fn operations(&self) -> impl Iterator<Item = &Arc<Operation>> {
         self.entries.iter().flat_map(|e| e.operations.iter())
     }

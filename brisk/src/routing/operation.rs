@@ -50,6 +50,8 @@ pub struct Operation {
     pub tags: &'static [&'static str],
     /// The generated request handler.
     pub handler: fn(RequestContext) -> HandlerFuture,
+    /// Index in the app's router (set when the app is built).
+    pub(crate) id: usize,
 }
 
 impl std::fmt::Debug for Operation {
@@ -83,6 +85,7 @@ impl Operation {
             description: None,
             tags: &[],
             handler,
+            id: 0,
         }
     }
 

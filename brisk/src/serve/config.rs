@@ -43,6 +43,15 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// What to do about an `async fn` that blocks the event loop: contain (run
+    /// the route on the thread pool from then on), warn, or off [default: contain].
+    #[arg(long, env = "BRISK_BLOCKING_POLICY", value_enum)]
+    pub blocking_policy: Option<crate::exec::BlockingPolicy>,
+
+    /// A handler poll longer than this many milliseconds blocks the event loop [default: 20].
+    #[arg(long, env = "BRISK_BLOCKING_THRESHOLD_MS")]
+    pub blocking_threshold_ms: Option<u64>,
+
     /// Do not log one line per request.
     #[arg(long, env = "BRISK_NO_ACCESS_LOG")]
     pub no_access_log: bool,

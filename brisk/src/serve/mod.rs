@@ -1,25 +1,26 @@
 //! Sockets, HTTP connections and the server's life cycle.
 //!
-//! One tokio multi-thread runtime (the event loop) accepts connections on a
-//! listener and serves each with hyper-util's auto builder, which speaks
-//! HTTP/1.1 (keep-alive) or HTTP/2 cleartext (prior knowledge), detected from
-//! the first bytes. On SIGINT/SIGTERM the listener closes, connections finish
-//! their in-flight requests (bounded by `--timeout-graceful-shutdown`), and
-//! the process exits 0.
+//! * [`accept`](self::accept): the accept loop, on a thread of its own, so a
+//!   blocked event loop never stops new connections.
+//! * [`lanes`](self::lanes): the event loops (tokio multi-thread runtimes) that
+//!   serve connections with hyper-util's auto builder, which speaks HTTP/1.1
+//!   (keep-alive) or HTTP/2 cleartext (prior knowledge), detected from the
+//!   first bytes; and the rescue of connections queued on a blocked one.
+//! * [`ServerConfig`]: flags and `BRISK_*` variables.
+//!
+//! On SIGINT/SIGTERM the listener closes, connections finish their in-flight
+//! requests (bounded by `--timeout-graceful-shutdown`), and the process exits 0.
 
+mod accept;
 mod config;
+mod lanes;
+mod prefixed;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
@@ -27,7 +28,8 @@ pub use config::ServerConfig;
 use crate::App;
 use crate::app::AppShared;
 use crate::exec::threadpool;
-use crate::params::RawBody;
+use crate::exec::watchdog::{self, LaneHealth};
+use lanes::Dispatcher;
 
 /// Installs the `tracing` subscriber (stderr, level from the config or
 /// `RUST_LOG`); does nothing if the application installed one already.
@@ -40,59 +42,60 @@ pub fn init_logging(config: &ServerConfig) {
         .try_init();
 }
 
-/// Builds the event-loop runtime for `app`: `threads` workers, and room for
-/// the thread pool's blocking threads. Every thread knows the app's pool, so
-/// `run_in_threadpool` finds it.
+/// Builds one event loop for `app`: `threads` workers (default: one per
+/// CPU) and room for the thread pool's blocking threads. Every thread knows
+/// the app's pool (for `run_in_threadpool`) and watchdog, and a heartbeat
+/// task measures the loop's lag.
 pub(crate) fn build_runtime(
     app: &Arc<AppShared>,
     threads: Option<usize>,
-) -> std::io::Result<tokio::runtime::Runtime> {
+) -> std::io::Result<(tokio::runtime::Runtime, Arc<LaneHealth>)> {
+    let workers = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let (lane, health) = app.watchdog.register_lane(workers);
     let pool = Arc::clone(&app.pool);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        builder.worker_threads(n.max(1));
-    }
-    builder
+    let wd = Arc::clone(&app.watchdog);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
-        .thread_name("brisk")
+        .thread_name(format!("brisk-loop-{lane}"))
         // The pool's own semaphore is the real bound; tokio only needs enough
         // blocking threads for it plus tokio's own blocking work (fs, DNS).
         .max_blocking_threads(pool.size() + 64)
-        .on_thread_start(move || threadpool::set_current(Arc::clone(&pool)))
-        .build()
+        .on_thread_start(move || {
+            threadpool::set_current(Arc::clone(&pool));
+            wd.enter_thread(lane);
+        })
+        .build()?;
+    runtime.spawn(watchdog::heartbeat(Arc::downgrade(&app.watchdog), lane));
+    Ok((runtime, health))
 }
 
 /// Serves `app` until SIGINT/SIGTERM; returns the process exit code.
 pub fn run(app: App, config: ServerConfig) -> i32 {
     init_logging(&config);
     let shared = app.into_shared(&config);
-    let runtime = match build_runtime(&shared, config.event_loop_threads) {
-        Ok(rt) => rt,
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = match std::net::TcpListener::bind(&addr) {
+        Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, "could not start the runtime");
+            tracing::error!(%addr, error = %e, "could not bind");
             return 1;
         }
     };
-    runtime.block_on(async {
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = match TcpListener::bind(&addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(%addr, error = %e, "could not bind");
-                return 1;
-            }
-        };
-        let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
-        tracing::info!(
-            pid = std::process::id(),
-            threadpool = shared.pool.size(),
-            "brisk serving on http://{local} (press Ctrl+C to quit)"
-        );
-        let grace = Duration::from_secs(config.timeout_graceful_shutdown);
-        serve(shared, listener, shutdown_signal(), grace).await;
-        tracing::info!("shutdown complete");
-        0
-    })
+    let grace = Duration::from_secs(config.timeout_graceful_shutdown);
+    match Server::new(shared, listener, config.event_loop_threads) {
+        Ok(server) => {
+            server.run(shutdown_signal(), grace);
+            tracing::info!("shutdown complete");
+            0
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the server");
+            1
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -105,75 +108,61 @@ async fn shutdown_signal() {
     }
 }
 
-/// Accepts connections on `listener` until `shutdown` resolves, then waits up
-/// to `grace` for open connections to finish their in-flight requests.
-pub(crate) async fn serve(
+/// A bound listener, its event loops, and the acceptor runtime.
+struct Server {
     app: Arc<AppShared>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
-) {
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service(&app, peer));
-                    let conn = graceful.watch(conn.into_owned());
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    tracing::info!(
-        connections = graceful.count(),
-        "waiting for in-flight requests"
-    );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("graceful shutdown timed out; closing remaining connections");
-    }
+    listener: std::net::TcpListener,
+    dispatcher: Arc<Dispatcher>,
+    acceptor: tokio::runtime::Runtime,
 }
 
-/// The hyper service for one connection.
-fn service(
-    app: &Arc<AppShared>,
-    _peer: SocketAddr,
-) -> impl hyper::service::Service<
-    http::Request<Incoming>,
-    Response = crate::response::Response,
-    Error = Infallible,
-    Future: Send,
-> + Clone
-+ use<> {
-    let app = Arc::clone(app);
-    service_fn(move |req: http::Request<Incoming>| {
-        let app = Arc::clone(&app);
-        async move {
-            let (parts, body) = req.into_parts();
-            Ok::<_, Infallible>(app.handle(parts, RawBody::Incoming(body)).await)
-        }
-    })
+impl Server {
+    fn new(
+        app: Arc<AppShared>,
+        listener: std::net::TcpListener,
+        workers: Option<usize>,
+    ) -> std::io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let dispatcher = Dispatcher::new(Arc::clone(&app), workers)?;
+        let acceptor = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Server {
+            app,
+            listener,
+            dispatcher,
+            acceptor,
+        })
+    }
+
+    /// Accepts on the calling thread until `shutdown`, drains, and stops
+    /// the event loops.
+    fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
+        let Server {
+            app,
+            listener,
+            dispatcher,
+            acceptor,
+        } = self;
+        acceptor.block_on(async {
+            let listener = TcpListener::from_std(listener).expect("register listener");
+            if let Ok(local) = listener.local_addr() {
+                tracing::info!(
+                    pid = std::process::id(),
+                    threadpool = app.pool.size(),
+                    blocking_policy = ?app.watchdog.policy(),
+                    "brisk serving on http://{local} (press Ctrl+C to quit)"
+                );
+            }
+            accept::accept_loop(listener, Arc::clone(&dispatcher), shutdown).await;
+            dispatcher.drain(grace).await;
+        });
+        dispatcher.shutdown_runtimes();
+    }
 }
 
 /// A server running in the background, for tests and embedding: bound to a
-/// real socket, on its own runtime thread.
+/// real socket, accepting on its own thread.
 ///
 /// ```
 /// use brisk::prelude::*;
@@ -187,6 +176,7 @@ fn service(
 /// ```
 pub struct BackgroundServer {
     addr: SocketAddr,
+    app: Arc<AppShared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -196,29 +186,27 @@ impl BackgroundServer {
     pub fn start(app: App, config: ServerConfig) -> Self {
         init_logging(&config);
         let shared = app.into_shared(&config);
-        let runtime = build_runtime(&shared, config.event_loop_threads).expect("runtime");
-        let std_listener =
+        let listener =
             std::net::TcpListener::bind((config.host.as_str(), config.port)).expect("bind");
-        std_listener.set_nonblocking(true).expect("nonblocking");
-        let addr = std_listener.local_addr().expect("local addr");
+        let addr = listener.local_addr().expect("local addr");
+        let server = Server::new(Arc::clone(&shared), listener, config.event_loop_threads)
+            .expect("start server");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let grace = Duration::from_secs(config.timeout_graceful_shutdown);
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(std_listener).expect("listener");
-                serve(
-                    shared,
-                    listener,
+        let thread = std::thread::Builder::new()
+            .name("brisk-accept".into())
+            .spawn(move || {
+                server.run(
                     async {
                         let _ = rx.await;
                     },
                     grace,
                 )
-                .await;
-            });
-        });
+            })
+            .expect("spawn server thread");
         BackgroundServer {
             addr,
+            app: shared,
             stop: Some(tx),
             thread: Some(thread),
         }
@@ -232,6 +220,11 @@ impl BackgroundServer {
     /// The base URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The watchdog's and thread pool's counters.
+    pub fn metrics(&self) -> crate::exec::MetricsSnapshot {
+        self.app.watchdog.snapshot()
     }
 
     /// Stops accepting, waits for in-flight requests, and joins the thread.

@@ -1,0 +1,522 @@
+//! The blocking watchdog: finds `async fn` handlers that block the event
+//! loop, names their route, and contains them.
+//!
+//! FastAPI's documentation warns that a blocking call inside `async def`
+//! stalls every request; in Rust, `std::thread::sleep` (or a sync database
+//! driver, or heavy CPU) inside an `async fn` stalls a tokio worker the same
+//! way. brisk watches for it:
+//!
+//! * **Detection.** Every poll of an `async` handler is wrapped by [`Watched`],
+//!   which marks the worker thread's [`WorkerSlot`] "in a poll of route R"
+//!   (two relaxed atomic stores, no clock read). A watchdog thread looks at
+//!   every slot each tick (a quarter of the threshold): a slot that is still in
+//!   the same poll after the threshold is a blocked worker, *while it is still
+//!   blocked*. The route gets a `tracing` warning (once), its counters grow.
+//! * **Containment** ([`BlockingPolicy::Contain`], the default). The route is
+//!   marked contained: its later requests run on the thread pool
+//!   ([`call_async`](super::call_async) checks the mark before the first poll),
+//!   costing a pool thread instead of an event-loop worker. When every worker
+//!   of an event loop is blocked, the server moves the connections queued
+//!   there but not yet started to another event loop (see `serve::lanes`), so
+//!   they too get to the pool without waiting.
+//! * **Observability.** Per-route slow-poll counts and longest poll, how many
+//!   routes are contained, event-loop lag (how late a periodic timer fires),
+//!   thread-pool use: [`Watchdog::snapshot`], also as the [`Metrics`] extractor.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::ThreadPool;
+use crate::params::{FromRequest, ParamSpec, Rejection, RequestContext};
+use crate::routing::Operation;
+
+/// What brisk does about an `async fn` that blocks the event loop.
+///
+/// ```
+/// use brisk::exec::BlockingPolicy;
+/// let app = brisk::App::new().blocking_policy(BlockingPolicy::Warn);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockingPolicy {
+    /// Report it, and run the route's later requests on the thread pool.
+    #[default]
+    Contain,
+    /// Report it only.
+    Warn,
+    /// Do not watch at all.
+    Off,
+}
+
+/// Default threshold: a poll longer than this blocks the event loop.
+pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(20);
+
+/// Per-route blocking statistics.
+#[derive(Debug)]
+pub(crate) struct RouteStats {
+    method: http::Method,
+    path: &'static str,
+    slow_polls: AtomicU64,
+    longest_poll_us: AtomicU64,
+    contained: AtomicBool,
+}
+
+/// One event-loop worker thread's "currently polling" mark.
+///
+/// `state` counts poll starts and ends: odd while inside a poll. The
+/// watchdog compares it between ticks to see a poll that has not ended.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerSlot {
+    state: AtomicU64,
+    route: AtomicU32,
+    lane: u32,
+}
+
+/// An event loop (tokio runtime) the watchdog knows: its worker count and
+/// whether all of them are blocked right now.
+#[derive(Debug)]
+pub(crate) struct LaneHealth {
+    workers: usize,
+    stalled: AtomicBool,
+    /// Last and worst lateness of the lane's heartbeat timer, in µs.
+    lag_last_us: AtomicU64,
+    lag_max_us: AtomicU64,
+}
+
+impl LaneHealth {
+    pub(crate) fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
+    }
+}
+
+type StallHook = Box<dyn Fn(usize) + Send + Sync>;
+
+/// The watchdog of one app.
+pub struct Watchdog {
+    policy: BlockingPolicy,
+    threshold: Duration,
+    routes: Vec<RouteStats>,
+    slots: Mutex<Vec<Arc<WorkerSlot>>>,
+    lanes: Mutex<Vec<Arc<LaneHealth>>>,
+    on_stall: Mutex<Option<StallHook>>,
+    pool: Arc<ThreadPool>,
+}
+
+impl std::fmt::Debug for Watchdog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchdog")
+            .field("policy", &self.policy)
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// The watchdog and lane of the runtime this thread belongs to.
+    static CURRENT: RefCell<Option<(Arc<Watchdog>, u32)>> = const { RefCell::new(None) };
+    /// This thread's slot, created on its first watched poll (`None` on
+    /// threads outside brisk's runtimes).
+    static SLOT: OnceCell<Option<Arc<WorkerSlot>>> = const { OnceCell::new() };
+    /// True on thread-pool threads: polls there block nobody.
+    static IN_POOL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as a thread-pool thread for the duration of `f`.
+pub(crate) fn in_pool<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_POOL.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(IN_POOL.with(|c| c.replace(true)));
+    f()
+}
+
+pub(crate) fn on_pool_thread() -> bool {
+    IN_POOL.with(Cell::get)
+}
+
+impl Watchdog {
+    /// A watchdog for `operations` (indexed by `Operation::id`). Starts its
+    /// thread unless the policy is `Off`.
+    pub(crate) fn start<'a>(
+        policy: BlockingPolicy,
+        threshold: Duration,
+        operations: impl Iterator<Item = &'a Arc<Operation>>,
+        pool: Arc<ThreadPool>,
+    ) -> Arc<Self> {
+        let mut routes: Vec<(usize, RouteStats)> = operations
+            .map(|op| {
+                (
+                    op.id,
+                    RouteStats {
+                        method: op.method.clone(),
+                        path: op.path,
+                        slow_polls: AtomicU64::new(0),
+                        longest_poll_us: AtomicU64::new(0),
+                        contained: AtomicBool::new(false),
+                    },
+                )
+            })
+            .collect();
+        routes.sort_by_key(|(id, _)| *id);
+        let watchdog = Arc::new(Watchdog {
+            policy,
+            threshold: threshold.max(Duration::from_millis(1)),
+            routes: routes.into_iter().map(|(_, r)| r).collect(),
+            slots: Mutex::new(Vec::new()),
+            lanes: Mutex::new(Vec::new()),
+            on_stall: Mutex::new(None),
+            pool,
+        });
+        if policy != BlockingPolicy::Off {
+            let weak = Arc::downgrade(&watchdog);
+            std::thread::Builder::new()
+                .name("brisk-watchdog".into())
+                .spawn(move || watch_loop(weak))
+                .expect("spawn the watchdog thread");
+        }
+        watchdog
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> BlockingPolicy {
+        self.policy
+    }
+
+    /// The threshold in force.
+    pub fn threshold(&self) -> Duration {
+        self.threshold
+    }
+
+    /// Registers an event loop with `workers` worker threads; returns its id.
+    pub(crate) fn register_lane(&self, workers: usize) -> (u32, Arc<LaneHealth>) {
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        let health = Arc::new(LaneHealth {
+            workers,
+            stalled: AtomicBool::new(false),
+            lag_last_us: AtomicU64::new(0),
+            lag_max_us: AtomicU64::new(0),
+        });
+        lanes.push(Arc::clone(&health));
+        ((lanes.len() - 1) as u32, health)
+    }
+
+    /// Called by the server: `hook(lane)` runs on the watchdog thread when
+    /// every worker of `lane` has become blocked.
+    pub(crate) fn on_stall(&self, hook: StallHook) {
+        *self.on_stall.lock().expect("hook lock") = Some(hook);
+    }
+
+    /// Makes this thread part of `lane` (called on every runtime thread).
+    pub(crate) fn enter_thread(self: &Arc<Self>, lane: u32) {
+        CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(self), lane)));
+    }
+
+    /// Whether requests for operation `id` must run on the thread pool.
+    pub(crate) fn is_contained(&self, id: usize) -> bool {
+        self.policy == BlockingPolicy::Contain
+            && self
+                .routes
+                .get(id)
+                .is_some_and(|r| r.contained.load(Ordering::Relaxed))
+    }
+
+    /// Records a heartbeat's lateness for `lane`.
+    pub(crate) fn record_lag(&self, lane: u32, lag: Duration) {
+        if let Some(l) = self.lanes.lock().expect("lanes lock").get(lane as usize) {
+            let us = lag.as_micros() as u64;
+            l.lag_last_us.store(us, Ordering::Relaxed);
+            l.lag_max_us.fetch_max(us, Ordering::Relaxed);
+        }
+    }
+
+    /// A consistent-enough copy of every counter.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    ///
+    /// #[get("/")] async fn root() -> &'static str { "hi" }
+    ///
+    /// let client = brisk::TestClient::new(App::new().routes(routes![root]));
+    /// client.get("/").send();
+    /// let report = client.metrics();
+    /// assert_eq!(report.contained_routes, 0);
+    /// assert_eq!(report.routes[0].path, "/");
+    /// ```
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let lanes = self.lanes.lock().expect("lanes lock");
+        let lag_last = lanes
+            .iter()
+            .map(|l| l.lag_last_us.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        let lag_max = lanes
+            .iter()
+            .map(|l| l.lag_max_us.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        let routes: Vec<RouteReport> = self
+            .routes
+            .iter()
+            .map(|r| RouteReport {
+                method: r.method.to_string(),
+                path: r.path,
+                slow_polls: r.slow_polls.load(Ordering::Relaxed),
+                longest_poll_ms: r.longest_poll_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                contained: r.contained.load(Ordering::Relaxed),
+            })
+            .collect();
+        MetricsSnapshot {
+            policy: self.policy,
+            threshold_ms: self.threshold.as_secs_f64() * 1000.0,
+            contained_routes: routes.iter().filter(|r| r.contained).count(),
+            routes,
+            event_loop_lag_ms: lag_last as f64 / 1000.0,
+            event_loop_lag_max_ms: lag_max as f64 / 1000.0,
+            event_loops: lanes.len(),
+            threadpool_size: self.pool.size(),
+            threadpool_in_use: self.pool.in_use(),
+            threadpool_waiting: self.pool.waiting(),
+        }
+    }
+}
+
+/// The blocking counters of one route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport {
+    /// The HTTP method.
+    pub method: String,
+    /// The path template.
+    pub path: &'static str,
+    /// Polls that ran longer than the threshold.
+    pub slow_polls: u64,
+    /// The longest poll seen blocking, in milliseconds (as observed by the watchdog).
+    pub longest_poll_ms: f64,
+    /// Whether the route now runs on the thread pool.
+    pub contained: bool,
+}
+
+/// Everything the watchdog and the thread pool count, for code and metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsSnapshot {
+    /// The blocking policy.
+    pub policy: BlockingPolicy,
+    /// The blocking threshold in milliseconds.
+    pub threshold_ms: f64,
+    /// Per-route counters.
+    pub routes: Vec<RouteReport>,
+    /// How many routes are contained.
+    pub contained_routes: usize,
+    /// Latest lateness of the event loops' heartbeat timer, in milliseconds.
+    pub event_loop_lag_ms: f64,
+    /// Worst lateness seen, in milliseconds.
+    pub event_loop_lag_max_ms: f64,
+    /// How many event loops (tokio runtimes) serve the app.
+    pub event_loops: usize,
+    /// The thread pool's size.
+    pub threadpool_size: usize,
+    /// Pool threads running a closure now.
+    pub threadpool_in_use: usize,
+    /// Callers waiting for a pool thread.
+    pub threadpool_waiting: usize,
+}
+
+/// The app's metrics as a handler parameter, e.g. for a `/metrics` route.
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::exec::Metrics;
+///
+/// #[get("/metrics")]
+/// async fn metrics(m: Metrics) -> Json<brisk::exec::MetricsSnapshot> {
+///     Json(m.0)
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Metrics(pub MetricsSnapshot);
+
+impl FromRequest for Metrics {
+    async fn from_request(
+        cx: &mut RequestContext,
+        _spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
+        Ok(Metrics(cx.app.watchdog.snapshot()))
+    }
+}
+
+/// Creates this thread's slot and registers it with its watchdog; `None`
+/// outside brisk's runtimes.
+fn new_slot() -> Option<Arc<WorkerSlot>> {
+    let (watchdog, lane) = CURRENT.with(|c| c.borrow().clone())?;
+    let slot = Arc::new(WorkerSlot {
+        lane,
+        ..WorkerSlot::default()
+    });
+    watchdog
+        .slots
+        .lock()
+        .expect("slots lock")
+        .push(Arc::clone(&slot));
+    Some(slot)
+}
+
+pin_project_lite::pin_project! {
+    /// A handler future whose every poll is visible to the watchdog.
+    pub(crate) struct Watched<F> {
+        #[pin]
+        inner: F,
+        route: u32,
+    }
+}
+
+impl<F> Watched<F> {
+    pub(crate) fn new(inner: F, route: usize) -> Self {
+        Watched {
+            inner,
+            route: route as u32,
+        }
+    }
+}
+
+impl<F: Future> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if on_pool_thread() {
+            return this.inner.poll(cx);
+        }
+        // Cheap: a thread-local lookup and two atomic stores around the poll.
+        SLOT.with(|s| match s.get_or_init(new_slot) {
+            Some(slot) => {
+                slot.route.store(*this.route, Ordering::Relaxed);
+                slot.state.fetch_add(1, Ordering::Release);
+                let out = this.inner.poll(cx);
+                slot.state.fetch_add(1, Ordering::Release);
+                out
+            }
+            None => this.inner.poll(cx),
+        })
+    }
+}
+
+/// Per-slot memory of the watchdog between ticks.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    state: u64,
+    since: Option<Instant>,
+    counted: bool,
+}
+
+fn watch_loop(weak: Weak<Watchdog>) {
+    let mut seen: Vec<Seen> = Vec::new();
+    loop {
+        let tick = match weak.upgrade() {
+            Some(w) => (w.threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(50)),
+            None => return,
+        };
+        std::thread::sleep(tick);
+        let Some(watchdog) = weak.upgrade() else {
+            return;
+        };
+        let slots = watchdog.slots.lock().expect("slots lock").clone();
+        let lanes = watchdog.lanes.lock().expect("lanes lock").clone();
+        seen.resize(slots.len(), Seen::default());
+        let mut blocked_per_lane = vec![0usize; lanes.len()];
+        let now = Instant::now();
+        for (slot, seen) in slots.iter().zip(seen.iter_mut()) {
+            let state = slot.state.load(Ordering::Acquire);
+            if state % 2 == 0 || state != seen.state {
+                *seen = Seen {
+                    state,
+                    since: (state % 2 == 1).then_some(now),
+                    counted: false,
+                };
+                continue;
+            }
+            let Some(since) = seen.since else { continue };
+            let blocked_for = now - since + tick; // the poll started up to a tick before we saw it
+            if blocked_for < watchdog.threshold {
+                continue;
+            }
+            if let Some(b) = blocked_per_lane.get_mut(slot.lane as usize) {
+                *b += 1;
+            }
+            let route_id = slot.route.load(Ordering::Relaxed) as usize;
+            if let Some(route) = watchdog.routes.get(route_id) {
+                route
+                    .longest_poll_us
+                    .fetch_max(blocked_for.as_micros() as u64, Ordering::Relaxed);
+                if !seen.counted {
+                    seen.counted = true;
+                    report_slow_poll(&watchdog, route, blocked_for);
+                }
+            }
+        }
+        for (lane, blocked) in lanes.iter().zip(blocked_per_lane) {
+            let stalled = blocked >= lane.workers;
+            let was = lane.stalled.swap(stalled, Ordering::Relaxed);
+            if stalled && !was {
+                let id = lanes.iter().position(|l| Arc::ptr_eq(l, lane)).unwrap_or(0);
+                tracing::warn!(
+                    event_loop = id,
+                    workers = lane.workers,
+                    "every worker of an event loop is blocked; moving its queued connections to another event loop"
+                );
+                if let Some(hook) = &*watchdog.on_stall.lock().expect("hook lock") {
+                    hook(id);
+                }
+            }
+        }
+    }
+}
+
+fn report_slow_poll(watchdog: &Watchdog, route: &RouteStats, blocked_for: Duration) {
+    let first = route.slow_polls.fetch_add(1, Ordering::Relaxed) == 0;
+    let contain = watchdog.policy == BlockingPolicy::Contain;
+    if first {
+        let consequence = if contain {
+            "brisk now runs this route on the thread pool"
+        } else {
+            "every request on this event-loop thread waits meanwhile"
+        };
+        tracing::warn!(
+            method = %route.method,
+            route = route.path,
+            blocked_ms = blocked_for.as_millis() as u64,
+            threshold_ms = watchdog.threshold.as_millis() as u64,
+            "async handler {} {} blocked the event loop for over {} ms (still running); {consequence}. \
+             Fix: make it a plain `fn` (it then runs on the thread pool), or wrap the blocking call in \
+             `brisk::run_in_threadpool(|| ...).await`, or use an async API (e.g. tokio::time::sleep).",
+            route.method,
+            route.path,
+            blocked_for.as_millis(),
+        );
+    }
+    if contain {
+        route.contained.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs on each event loop: measures how late a periodic timer fires.
+pub(crate) async fn heartbeat(watchdog: Weak<Watchdog>, lane: u32) {
+    const PERIOD: Duration = Duration::from_millis(50);
+    loop {
+        let start = Instant::now();
+        tokio::time::sleep(PERIOD).await;
+        let lag = start.elapsed().saturating_sub(PERIOD);
+        match watchdog.upgrade() {
+            Some(w) => w.record_lag(lane, lag),
+            None => return,
+        }
+    }
+}
