@@ -102,3 +102,36 @@ fn port_and_host_come_from_brisk_variables_too() {
     let server = start_example("hello", &["--host", "127.0.0.1"]);
     assert!(server.addr.ip().is_loopback());
 }
+
+#[test]
+fn main_simple_pitfall_is_contained_and_the_log_says_what_to_change() {
+    let server = start_example("main_simple", &["--no-access-log"]);
+    let addr = server.addr;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..10)
+        .map(|_| thread::spawn(move || request(addr, "POST", "/delay", None)))
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let root = request(addr, "GET", "/", None);
+    let root_latency = t.elapsed();
+    for h in handles {
+        assert_eq!(h.join().unwrap().status, 200);
+    }
+    let total = started.elapsed();
+    assert_eq!(root.json()["message"], "Hello World");
+    assert!(
+        root_latency < Duration::from_millis(50),
+        "GET / took {root_latency:?}"
+    );
+    assert!(
+        total <= Duration::from_millis(3500),
+        "10 × 3 s blocking took {total:?}"
+    );
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("POST /delay blocked the event loop"), "{log}");
+    assert!(
+        log.contains("run_in_threadpool"),
+        "the warning gives advice:\n{log}"
+    );
+}
