@@ -177,34 +177,37 @@ fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<TokenStream2> {
-    let path = args.path.value();
-    if !path.starts_with('/') {
-        return Err(syn::Error::new_spanned(
-            &args.path,
-            "the path must start with `/`",
-        ));
-    }
-    if !func.sig.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(
-            &func.sig.generics,
-            "path operations cannot be generic",
-        ));
-    }
-    let in_path = template_names(&path);
-    let fn_name = func.sig.ident.clone();
-    let vis = func.vis.clone();
-    let is_async = func.sig.asyncness.is_some();
+/// What the macros generate for a function's parameters.
+struct Params {
+    /// `static` ParamSpec items.
+    specs: Vec<TokenStream2>,
+    /// `Param { spec, describe }` entries, in order.
+    entries: Vec<TokenStream2>,
+    /// One `let __brisk_arg_i: Option<T> = ...;` per parameter.
+    extractions: Vec<TokenStream2>,
+    /// The argument variables.
+    args: Vec<Ident>,
+}
 
-    let mut specs = Vec::new();
-    let mut extractions = Vec::new();
-    let mut arg_names = Vec::new();
-    let mut spec_names = Vec::new();
+/// Builds the parameter specs and extraction code. `on_respond` is the
+/// statement that leaves the generated function with an early response
+/// `resp` (a route returns it, a dependency wraps it in a rejection).
+fn expand_params(
+    func: &mut ItemFn,
+    in_path: &[String],
+    on_respond: &TokenStream2,
+) -> syn::Result<Params> {
+    let mut out = Params {
+        specs: Vec::new(),
+        entries: Vec::new(),
+        extractions: Vec::new(),
+        args: Vec::new(),
+    };
     for (i, input) in func.sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pat_type) = input else {
             return Err(syn::Error::new_spanned(
                 input,
-                "path operations cannot take `self`",
+                "path operations and dependencies cannot take `self`",
             ));
         };
         let opts = parse_param_attr(&mut pat_type.attrs)?;
@@ -225,14 +228,12 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
             .as_ref()
             .map(LitStr::value)
             .unwrap_or_else(|| name.replace('_', "-"));
-        let alias = match &opts.alias {
-            Some(a) => quote!(::core::option::Option::Some(#a)),
+        let some_or_none = |e: Option<TokenStream2>| match e {
+            Some(e) => quote!(::core::option::Option::Some(#e)),
             None => quote!(::core::option::Option::None),
         };
-        let description = match &opts.description {
-            Some(d) => quote!(::core::option::Option::Some(#d)),
-            None => quote!(::core::option::Option::None),
-        };
+        let alias = some_or_none(opts.alias.as_ref().map(|a| quote!(#a)));
+        let description = some_or_none(opts.description.as_ref().map(|d| quote!(#d)));
         let is_path = in_path.contains(&name);
         // Every field is written out: struct-update syntax from a const
         // would have to drop the const's `OnceLock`s, which statics forbid.
@@ -249,10 +250,6 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 None => bound_fields.push(quote!(#ident: ::core::option::Option::None,)),
             }
         }
-        let some_or_none = |e: Option<TokenStream2>| match e {
-            Some(e) => quote!(::core::option::Option::Some(#e)),
-            None => quote!(::core::option::Option::None),
-        };
         let min_length = some_or_none(opts.min_length.as_ref().map(|e| quote!(#e)));
         let max_length = some_or_none(opts.max_length.as_ref().map(|e| quote!(#e)));
         let pattern = some_or_none(
@@ -261,14 +258,11 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 .map(|p| quote!(::brisk::params::Pattern::new(#p))),
         );
         let has_default = opts.default.is_some();
-        let default_json = match &opts.default {
-            Some(d) => {
-                let text = quote!(#d).to_string();
-                quote!(::core::option::Option::Some(#text))
-            }
-            None => quote!(::core::option::Option::None),
-        };
-        specs.push(quote! {
+        let default_json = some_or_none(opts.default.as_ref().map(|d| {
+            let text = quote!(#d).to_string();
+            quote!(#text)
+        }));
+        out.specs.push(quote! {
             static #spec_ident: ::brisk::params::ParamSpec = ::brisk::params::ParamSpec {
                 name: #name,
                 alias: #alias,
@@ -284,46 +278,94 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 body_schema: ::std::sync::OnceLock::new(),
             };
         });
-        let extraction = match &opts.default {
-            // A default: extract `Option<T>` and fall back to the default expression.
-            Some(default) => quote! {
-                let #arg_ident: ::core::option::Option<#ty> =
-                    match __brisk_ex.param::<::core::option::Option<#ty>>(&mut __brisk_cx, &#spec_ident).await {
-                        ::core::result::Result::Ok(v) => v.map(|v| v.unwrap_or_else(|| #default)),
-                        ::core::result::Result::Err(resp) => return resp,
-                    };
-            },
-            None => quote! {
-                let #arg_ident: ::core::option::Option<#ty> =
-                    match __brisk_ex.param::<#ty>(&mut __brisk_cx, &#spec_ident).await {
-                        ::core::result::Result::Ok(v) => v,
-                        ::core::result::Result::Err(resp) => return resp,
-                    };
-            },
+        let extracted_ty = match &opts.default {
+            Some(_) => quote!(::core::option::Option<#ty>),
+            None => quote!(#ty),
         };
-        extractions.push(extraction);
-        arg_names.push(arg_ident);
-        spec_names.push(spec_ident);
+        out.entries.push(quote! {
+            ::brisk::routing::Param {
+                spec: &#spec_ident,
+                describe: <#extracted_ty as ::brisk::params::FromRequest>::describe,
+            }
+        });
+        let fallback = match &opts.default {
+            // A default: extract `Option<T>` and fall back to the default expression.
+            Some(default) => quote!(.map(|v| v.unwrap_or_else(|| #default))),
+            None => quote!(),
+        };
+        out.extractions.push(quote! {
+            let #arg_ident: ::core::option::Option<#ty> =
+                match __brisk_ex.param::<#extracted_ty>(__brisk_cx, &__BRISK_PARAMS[#i].spec).await {
+                    ::core::result::Result::Ok(v) => v #fallback,
+                    ::core::result::Result::Err(resp) => { #on_respond }
+                };
+        });
+        out.args.push(arg_ident);
     }
+    Ok(out)
+}
 
-    let unwrap_args = if arg_names.is_empty() {
-        quote!()
-    } else {
-        quote! {
-            let (#(::core::option::Option::Some(#arg_names),)*) = (#(#arg_names,)*) else {
-                return __brisk_ex.into_response();
-            };
-        }
-    };
+/// `let (Some(a), Some(b)) = (a, b) else { <on_invalid> };`
+fn unwrap_args(args: &[Ident], on_invalid: TokenStream2) -> TokenStream2 {
+    if args.is_empty() {
+        return quote!(let _ = &__brisk_ex;);
+    }
+    quote! {
+        let (#(::core::option::Option::Some(#args),)*) = (#(#args,)*) else {
+            #on_invalid
+        };
+    }
+}
+
+/// `[a, b]` as a list of paths.
+fn path_list(expr: &Expr) -> syn::Result<Vec<syn::Path>> {
+    match expr {
+        Expr::Array(arr) => arr
+            .elems
+            .iter()
+            .map(|e| match e {
+                Expr::Path(p) => Ok(p.path.clone()),
+                other => Err(syn::Error::new_spanned(other, "expected a dependency name")),
+            })
+            .collect(),
+        other => Err(syn::Error::new_spanned(other, "expected `[dep_a, dep_b]`")),
+    }
+}
+
+fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<TokenStream2> {
+    let path = args.path.value();
+    if !path.starts_with('/') {
+        return Err(syn::Error::new_spanned(
+            &args.path,
+            "the path must start with `/`",
+        ));
+    }
+    if !func.sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &func.sig.generics,
+            "path operations cannot be generic",
+        ));
+    }
+    let in_path = template_names(&path);
+    let fn_name = func.sig.ident.clone();
+    let vis = func.vis.clone();
+    let is_async = func.sig.asyncness.is_some();
+    let Params {
+        specs,
+        entries,
+        extractions,
+        args: arg_names,
+    } = expand_params(&mut func, &in_path, &quote!(return resp;))?;
+    let n_params = entries.len();
+    let unwrap = unwrap_args(&arg_names, quote!(return __brisk_ex.into_response();));
     let call = if is_async {
-        quote!(::brisk::exec::call_async(&__brisk_cx, #fn_name(#(#arg_names),*)).await)
+        quote!(::brisk::exec::call_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
     } else {
-        quote!(::brisk::exec::call_sync(&__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
+        quote!(::brisk::exec::call_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
     };
 
     let method_ident = Ident::new(method, Span::call_site());
     let fn_name_str = fn_name.to_string();
-    let n_params = spec_names.len();
     let mut builder = Vec::new();
     let summary_default = fn_name_str
         .split('_')
@@ -337,6 +379,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         .collect::<Vec<_>>()
         .join(" ");
     let mut summary = Some(summary_default);
+    let mut description_given = false;
     for (key, value) in &args.options {
         match key.to_string().as_str() {
             "status" | "status_code" => builder.push(quote!(.status(#value))),
@@ -345,11 +388,19 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 summary = None;
                 builder.push(quote!(.summary(#value)));
             }
-            "description" => builder.push(quote!(.description(#value))),
+            "description" => {
+                description_given = true;
+                builder.push(quote!(.description(#value)));
+            }
+            "include_in_schema" => builder.push(quote!(.include_in_schema(#value))),
+            "dependencies" => {
+                let deps = path_list(value)?;
+                builder.push(quote!(.dependencies(::std::vec![#(::brisk::depends::DepRef::of::<#deps>()),*])));
+            }
             _ => {
                 return Err(syn::Error::new_spanned(
                     key,
-                    "unknown option; expected one of: status, tags, summary, description",
+                    "unknown option; expected one of: status, tags, summary, description, dependencies, include_in_schema",
                 ));
             }
         }
@@ -358,7 +409,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         builder.push(quote!(.summary(#s)));
     }
     if let Some(doc) = doc_comment(&func.attrs)
-        && !args.options.iter().any(|(k, _)| k == "description")
+        && !description_given
     {
         builder.push(quote!(.description(#doc)));
     }
@@ -373,14 +424,17 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         impl ::brisk::routing::IntoOperation for #fn_name {
             fn operation() -> ::brisk::routing::Operation {
                 #(#specs)*
-                static __BRISK_PARAMS: [&::brisk::params::ParamSpec; #n_params] = [#(&#spec_names),*];
+                static __BRISK_PARAMS: [::brisk::routing::Param; #n_params] = [#(#entries),*];
 
-                fn __brisk_handler(mut __brisk_cx: ::brisk::params::RequestContext) -> ::brisk::routing::HandlerFuture {
+                fn __brisk_handler(__brisk_cx: &mut ::brisk::params::RequestContext) -> ::brisk::routing::HandlerFuture<'_> {
                     ::std::boxed::Box::pin(async move {
-                        #[allow(unused_mut, unused_variables)]
+                        #[allow(unused_mut)]
                         let mut __brisk_ex = ::brisk::params::Extraction::default();
+                        if let ::core::result::Result::Err(resp) = __brisk_ex.dependencies(__brisk_cx).await {
+                            return resp;
+                        }
                         #(#extractions)*
-                        #unwrap_args
+                        #unwrap
                         #call
                     })
                 }
@@ -394,6 +448,171 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 )
                 .params(&__BRISK_PARAMS)
                 #(#builder)*
+            }
+        }
+    })
+}
+
+/// `#[dependency]`, `#[dependency(cache = false)]`, `#[dependency(scope = "function")]`
+///
+/// Makes the function usable as `Depends<name>`. Its parameters follow the
+/// path-operation rules; a plain `fn` runs on the thread pool, an `async fn`
+/// on the event loop. It may return `T`, `Result<T, E>`, `Teardown<T>` or
+/// `Result<Teardown<T>, E>`; `Depends<name>` gives the `T`.
+#[proc_macro_attribute]
+pub fn dependency(args: TokenStream, item: TokenStream) -> TokenStream {
+    let options =
+        syn::parse_macro_input!(args with Punctuated::<Meta, Token![,]>::parse_terminated);
+    let func = syn::parse_macro_input!(item as ItemFn);
+    match expand_dependency(options, func) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The `T` a dependency gives: its return type without `Result<_, E>` and
+/// `Teardown<_>`.
+fn dependency_output(ret: &syn::ReturnType) -> Type {
+    fn unwrap_generic(ty: &Type, wrapper: &str) -> Option<Type> {
+        let Type::Path(tp) = ty else { return None };
+        let last = tp.path.segments.last()?;
+        if last.ident != wrapper {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+    let ty = match ret {
+        syn::ReturnType::Default => return syn::parse_quote!(()),
+        syn::ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    let ty = unwrap_generic(&ty, "Result").unwrap_or(ty);
+    unwrap_generic(&ty, "Teardown").unwrap_or(ty)
+}
+
+fn expand_dependency(
+    options: Punctuated<Meta, Token![,]>,
+    mut func: ItemFn,
+) -> syn::Result<TokenStream2> {
+    let mut cached = true;
+    let mut scope = quote!(::brisk::depends::Scope::Request);
+    for option in options {
+        let Meta::NameValue(nv) = &option else {
+            return Err(syn::Error::new_spanned(
+                option,
+                "expected `cache = false` or `scope = \"function\"`",
+            ));
+        };
+        let key = nv
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        match (key.as_str(), &nv.value) {
+            (
+                "cache",
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }),
+            ) => cached = b.value,
+            ("scope", value) => match lit_str(value)?.value().as_str() {
+                "function" => scope = quote!(::brisk::depends::Scope::Function),
+                "request" => scope = quote!(::brisk::depends::Scope::Request),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        value,
+                        "scope is \"request\" or \"function\"",
+                    ));
+                }
+            },
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &nv.path,
+                    "expected `cache = false` or `scope = \"function\"`",
+                ));
+            }
+        }
+    }
+    if !func.sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &func.sig.generics,
+            "dependencies cannot be generic",
+        ));
+    }
+    let fn_name = func.sig.ident.clone();
+    let vis = func.vis.clone();
+    let is_async = func.sig.asyncness.is_some();
+    let output = dependency_output(&func.sig.output);
+    let on_respond =
+        quote!(return ::core::result::Result::Err(::brisk::params::Rejection::Respond(resp)););
+    let Params {
+        specs,
+        entries,
+        extractions,
+        args: arg_names,
+    } = expand_params(&mut func, &[], &on_respond)?;
+    let n_params = entries.len();
+    let unwrap = unwrap_args(
+        &arg_names,
+        quote!(return ::core::result::Result::Err(__brisk_ex.into_rejection());),
+    );
+    let call = if is_async {
+        quote!(::brisk::exec::run_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
+    } else {
+        quote!(::brisk::exec::run_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
+    };
+    let resolve = if cached {
+        quote!(::brisk::depends::cached::<Self>(cx))
+    } else {
+        quote!(::brisk::depends::uncached::<Self>(cx))
+    };
+    let fn_name_str = fn_name.to_string();
+
+    Ok(quote! {
+        #func
+
+        #[allow(non_camel_case_types)]
+        #[doc(hidden)]
+        #vis struct #fn_name {}
+
+        impl ::brisk::depends::Dependency for #fn_name {
+            type Output = #output;
+
+            fn info() -> &'static ::brisk::depends::DependencyInfo {
+                #(#specs)*
+                static __BRISK_PARAMS: [::brisk::routing::Param; #n_params] = [#(#entries),*];
+                static __BRISK_INFO: ::brisk::depends::DependencyInfo = ::brisk::depends::DependencyInfo {
+                    name: #fn_name_str,
+                    is_async: #is_async,
+                    cached: #cached,
+                    params: &__BRISK_PARAMS,
+                };
+                &__BRISK_INFO
+            }
+
+            fn call(__brisk_cx: &mut ::brisk::params::RequestContext)
+                -> ::brisk::depends::BoxFuture<'_, ::core::result::Result<#output, ::brisk::params::Rejection>>
+            {
+                ::std::boxed::Box::pin(async move {
+                    let __BRISK_PARAMS = <Self as ::brisk::depends::Dependency>::info().params;
+                    #[allow(unused_mut)]
+                    let mut __brisk_ex = ::brisk::params::Extraction::default();
+                    #(#extractions)*
+                    #unwrap
+                    let __brisk_out = #call;
+                    ::brisk::depends::IntoDependencyResult::<#output>::finish(__brisk_out, __brisk_cx, #scope)
+                })
+            }
+
+            fn resolve(cx: &mut ::brisk::params::RequestContext)
+                -> ::brisk::depends::BoxFuture<'_, ::core::result::Result<#output, ::brisk::params::Rejection>>
+            {
+                ::std::boxed::Box::pin(#resolve)
             }
         }
     })

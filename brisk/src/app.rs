@@ -3,8 +3,9 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -12,12 +13,13 @@ use http::StatusCode;
 use http::header::ALLOW;
 
 use crate::HttpError;
+use crate::depends::{BoxFuture, DepRef, Dependency, ErasedRun, Outcome};
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
 use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
 use crate::params::{RawBody, RequestContext};
 use crate::response::{IntoResponse, Response, internal_server_error};
-use crate::routing::{Operation, RouteMatch, Router};
+use crate::routing::{ApiRouter, Operation, RouteMatch, Router};
 use crate::serve::ServerConfig;
 
 /// Default maximum request body size: 16 MiB.
@@ -47,6 +49,10 @@ pub struct App {
     pub(crate) blocking_policy: Option<BlockingPolicy>,
     pub(crate) blocking_threshold: Option<Duration>,
     pub(crate) state: StateMap,
+    pub(crate) dependencies: Vec<DepRef>,
+    pub(crate) overrides: Vec<(TypeId, ErasedRun)>,
+    pub(crate) startup: Vec<Hook>,
+    pub(crate) shutdown: Vec<Hook>,
 }
 
 impl Default for App {
@@ -72,6 +78,10 @@ impl App {
             blocking_policy: None,
             blocking_threshold: None,
             state: StateMap::default(),
+            dependencies: Vec::new(),
+            overrides: Vec::new(),
+            startup: Vec::new(),
+            shutdown: Vec::new(),
         }
     }
 
@@ -105,6 +115,96 @@ impl App {
     /// ```
     pub fn routes(mut self, operations: Vec<Operation>) -> Self {
         self.operations.extend(operations);
+        self
+    }
+
+    /// Adds the operations of an [`ApiRouter`] (FastAPI's `include_router`):
+    /// its prefix, tags and dependencies apply to each of them.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    ///
+    /// #[get("/")]
+    /// async fn list_users() -> Json<Value> { Json(json!([])) }
+    ///
+    /// let users = ApiRouter::new().prefix("/users").tags(&["users"]).routes(routes![list_users]);
+    /// let app = App::new().include(users);
+    /// ```
+    pub fn include(mut self, router: ApiRouter) -> Self {
+        self.operations.extend(router.into_operations());
+        self
+    }
+
+    /// Dependencies every operation runs for their side effects (FastAPI's
+    /// `FastAPI(dependencies=[...])`).
+    pub fn dependencies(mut self, deps: Vec<DepRef>) -> Self {
+        self.dependencies.extend(deps);
+        self
+    }
+
+    /// Replaces dependency `D` by `O` everywhere (FastAPI's
+    /// `app.dependency_overrides[d] = o`), typically in tests.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    ///
+    /// #[dependency] fn real_db() -> String { "postgres".into() }
+    /// #[dependency] fn fake_db() -> String { "in-memory".into() }
+    ///
+    /// #[get("/db")]
+    /// async fn which(db: Depends<real_db>) -> String { db.clone() }
+    ///
+    /// let app = App::new().routes(routes![which]).dependency_override::<real_db, fake_db>();
+    /// let client = brisk::TestClient::new(app);
+    /// assert_eq!(client.get("/db").send().text(), "in-memory");
+    /// ```
+    pub fn dependency_override<D: Dependency, O: Dependency<Output = D::Output>>(mut self) -> Self {
+        self.overrides.retain(|(k, _)| *k != TypeId::of::<D>());
+        self.overrides
+            .push((TypeId::of::<D>(), crate::depends::erased::<O>));
+        self
+    }
+
+    /// Runs `hook` once when the server (each worker process) starts, before
+    /// it accepts connections.
+    ///
+    /// ```
+    /// let app = brisk::App::new().on_startup(|| async { println!("warming caches") });
+    /// ```
+    pub fn on_startup<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.startup
+            .push(Hook::Async(Box::new(move || Box::pin(hook()))));
+        self
+    }
+
+    /// Like [`App::on_startup`], for blocking code.
+    pub fn on_startup_blocking<F: FnOnce() + Send + 'static>(mut self, hook: F) -> Self {
+        self.startup.push(Hook::Blocking(Box::new(hook)));
+        self
+    }
+
+    /// Runs `hook` once when the server stops, after in-flight requests finished.
+    ///
+    /// ```
+    /// let app = brisk::App::new().on_shutdown(|| async { println!("closing pools") });
+    /// ```
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown
+            .push(Hook::Async(Box::new(move || Box::pin(hook()))));
+        self
+    }
+
+    /// Like [`App::on_shutdown`], for blocking code.
+    pub fn on_shutdown_blocking<F: FnOnce() + Send + 'static>(mut self, hook: F) -> Self {
+        self.shutdown.push(Hook::Blocking(Box::new(hook)));
         self
     }
 
@@ -151,12 +251,19 @@ impl App {
         self
     }
 
-    /// Adds typed application state, readable by handlers through
-    /// [`RequestContext::state`].
+    /// Adds typed application state, readable by handlers and dependencies
+    /// through the [`State<T>`](crate::params::State) parameter.
     ///
     /// ```
+    /// use brisk::prelude::*;
+    ///
     /// struct Settings { greeting: String }
-    /// let app = brisk::App::new().state(Settings { greeting: "hi".into() });
+    ///
+    /// #[get("/")]
+    /// async fn hello(settings: State<Settings>) -> String { settings.greeting.clone() }
+    ///
+    /// let app = App::new().state(Settings { greeting: "hi".into() }).routes(routes![hello]);
+    /// assert_eq!(brisk::TestClient::new(app).get("/").send().text(), "hi");
     /// ```
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
@@ -183,9 +290,22 @@ impl App {
             .threadpool_size
             .or(self.threadpool_size)
             .unwrap_or(DEFAULT_SIZE);
-        let router = Router::new(self.operations);
+        let app_deps = self.dependencies;
+        let operations = self
+            .operations
+            .into_iter()
+            .map(|mut op| {
+                let mut deps = app_deps.clone();
+                deps.append(&mut op.dependencies);
+                op.dependencies = deps;
+                op
+            })
+            .collect();
+        let router = Router::new(operations);
         for op in router.operations() {
-            for spec in op.params {
+            crate::depends::check_cycles(op.name, op.params, &op.dependencies);
+            let specs = op.params.iter().map(|p| p.spec);
+            for spec in specs {
                 if let Some(pattern) = &spec.pattern
                     && let Err(e) = regex::Regex::new(pattern.source)
                 {
@@ -223,23 +343,46 @@ impl App {
                 .unwrap_or(DEFAULT_MAX_BODY_SIZE),
             access_log: !config.no_access_log,
             state: self.state,
+            overrides: RwLock::new(self.overrides),
+            startup: Mutex::new(self.startup),
+            shutdown: Mutex::new(self.shutdown),
         })
     }
 }
 
 /// A map from type to one value of that type.
 #[derive(Default)]
-pub(crate) struct StateMap(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
 
 impl StateMap {
     fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.0.insert(TypeId::of::<T>(), Box::new(value));
+        self.0.insert(TypeId::of::<T>(), Arc::new(value));
     }
 
-    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.0
             .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref())
+            .and_then(|b| Arc::clone(b).downcast().ok())
+    }
+}
+
+/// A startup or shutdown hook.
+pub(crate) enum Hook {
+    Async(Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>),
+    Blocking(Box<dyn FnOnce() + Send>),
+}
+
+/// Runs hooks in order; a blocking one on a thread outside the event loop.
+pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
+    for hook in hooks {
+        match hook {
+            Hook::Async(f) => f().await,
+            Hook::Blocking(f) => {
+                if let Err(e) = tokio::task::spawn_blocking(f).await {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        }
     }
 }
 
@@ -257,9 +400,38 @@ pub(crate) struct AppShared {
     pub(crate) max_body_size: usize,
     pub(crate) access_log: bool,
     pub(crate) state: StateMap,
+    overrides: RwLock<Vec<(TypeId, ErasedRun)>>,
+    pub(crate) startup: Mutex<Vec<Hook>>,
+    pub(crate) shutdown: Mutex<Vec<Hook>>,
 }
 
 impl AppShared {
+    /// The override registered for dependency `id`, if any.
+    pub(crate) fn dependency_override(&self, id: TypeId) -> Option<ErasedRun> {
+        let overrides = self.overrides.read().expect("overrides lock");
+        overrides
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, run)| *run)
+    }
+
+    /// Sets or replaces an override at run time (TestClient).
+    pub(crate) fn set_override(&self, id: TypeId, run: ErasedRun) {
+        let mut overrides = self.overrides.write().expect("overrides lock");
+        overrides.retain(|(k, _)| *k != id);
+        overrides.push((id, run));
+    }
+
+    /// Takes the startup (or shutdown) hooks; they run once.
+    pub(crate) fn take_hooks(&self, startup: bool) -> Vec<Hook> {
+        let hooks = if startup {
+            &self.startup
+        } else {
+            &self.shutdown
+        };
+        std::mem::take(&mut *hooks.lock().expect("hooks lock"))
+    }
+
     /// Answers one request: route, extract, run, respond. Never fails: every
     /// problem becomes a response (404, 405, 422, 500, ...).
     pub(crate) async fn handle(
@@ -274,20 +446,33 @@ impl AppShared {
         let (resp, route) = match self.router.route(&parts.method, parts.uri.path()) {
             RouteMatch::Found(op, params) => {
                 let op = Arc::clone(op);
-                let cx =
+                let mut cx =
                     RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(&op));
-                let resp = match AssertUnwindSafe((op.handler)(cx)).catch_unwind().await {
-                    Ok(resp) => resp,
-                    Err(panic) => {
-                        tracing::error!(
-                            method = %op.method,
-                            route = op.path,
-                            panic = panic_message(&panic),
-                            "handler panicked; answered 500, still serving"
-                        );
-                        internal_server_error()
-                    }
-                };
+                let (mut resp, outcome) =
+                    match AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind().await {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            (resp, Outcome::Response(status))
+                        }
+                        Err(panic) => {
+                            let message = panic_message(&panic).to_owned();
+                            tracing::error!(
+                                method = %op.method,
+                                route = op.path,
+                                panic = message,
+                                "handler panicked; answered 500, still serving"
+                            );
+                            // Function-scoped teardown the handler did not get to.
+                            let outcome = Outcome::Panicked(message);
+                            cx.scope().run_function_cleanups(&outcome).await;
+                            (internal_server_error(), outcome)
+                        }
+                    };
+                if let Some(after) =
+                    std::mem::take(cx.scope()).into_after_response(outcome, Arc::clone(&self.pool))
+                {
+                    resp.body_mut().run_after(after);
+                }
                 (resp, Some(op))
             }
             RouteMatch::MethodNotAllowed(allow) => {

@@ -40,6 +40,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod depends;
 pub mod error;
 pub mod exec;
 pub mod params;
@@ -49,7 +50,7 @@ pub mod serve;
 pub mod testing;
 
 pub use app::App;
-pub use brisk_macros::{delete, get, patch, post, put};
+pub use brisk_macros::{delete, dependency, get, patch, post, put};
 pub use error::HttpError;
 pub use exec::run_in_threadpool;
 pub use response::{IntoResponse, Json, JsonResponse};
@@ -90,11 +91,13 @@ macro_rules! routes {
 /// use brisk::prelude::*;
 /// ```
 pub mod prelude {
-    pub use crate::params::{Cookie, Header, Query, Request};
+    pub use crate::depends::{BackgroundTasks, Depends, Teardown};
+    pub use crate::params::{Cookie, Header, Query, Request, State};
     pub use crate::response::{Html, IntoResponse, JsonResponse, NoContent};
+    pub use crate::routing::ApiRouter;
     pub use crate::{
-        App, HttpError, Json, ServerConfig, delete, get, patch, post, put, routes,
-        run_in_threadpool,
+        App, HttpError, Json, ServerConfig, delete, dependency, deps, get, patch, post, put,
+        routes, run_in_threadpool,
     };
     pub use http::StatusCode;
     pub use schemars::JsonSchema;

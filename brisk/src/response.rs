@@ -16,6 +16,8 @@ use http::{HeaderMap, StatusCode};
 use http_body::{Frame, SizeHint};
 use serde::Serialize;
 
+use crate::depends::scope::AfterResponse;
+
 /// The HTTP response type brisk produces.
 pub type Response = http::Response<Body>;
 
@@ -28,8 +30,20 @@ pub type Response = http::Response<Body>;
 /// let body = brisk::response::Body::from("hello");
 /// assert_eq!(body.as_bytes(), b"hello");
 /// ```
-#[derive(Debug, Default, Clone)]
-pub struct Body(Option<Bytes>);
+#[derive(Default)]
+pub struct Body {
+    data: Option<Bytes>,
+    /// Background tasks and teardown, run when the body is dropped (sent).
+    after: Option<Box<AfterResponse>>,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("len", &self.as_bytes().len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Body {
     /// An empty body.
@@ -38,7 +52,19 @@ impl Body {
     /// assert!(brisk::response::Body::empty().as_bytes().is_empty());
     /// ```
     pub fn empty() -> Self {
-        Body(None)
+        Body::default()
+    }
+
+    fn full(bytes: Bytes) -> Self {
+        Body {
+            data: Some(bytes),
+            after: None,
+        }
+    }
+
+    /// Attaches work to run once the body has been sent.
+    pub(crate) fn run_after(&mut self, after: AfterResponse) {
+        self.after = Some(Box::new(after));
     }
 
     /// The body's bytes (empty for an empty body).
@@ -47,31 +73,31 @@ impl Body {
     /// assert_eq!(brisk::response::Body::from(vec![1u8, 2]).as_bytes(), &[1, 2]);
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_deref().unwrap_or_default()
+        self.data.as_deref().unwrap_or_default()
     }
 }
 
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Self {
-        Body(Some(b))
+        Body::full(b)
     }
 }
 
 impl From<Vec<u8>> for Body {
     fn from(b: Vec<u8>) -> Self {
-        Body(Some(Bytes::from(b)))
+        Body::full(Bytes::from(b))
     }
 }
 
 impl From<String> for Body {
     fn from(s: String) -> Self {
-        Body(Some(Bytes::from(s)))
+        Body::full(Bytes::from(s))
     }
 }
 
 impl From<&'static str> for Body {
     fn from(s: &'static str) -> Self {
-        Body(Some(Bytes::from_static(s.as_bytes())))
+        Body::full(Bytes::from_static(s.as_bytes()))
     }
 }
 
@@ -83,15 +109,15 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
+        Poll::Ready(self.data.take().map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_none()
+        self.data.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+        SizeHint::with_exact(self.data.as_ref().map_or(0, |b| b.len() as u64))
     }
 }
 

@@ -54,7 +54,35 @@ impl TestClient {
         let app = app.into_shared(&config);
         let (runtime, _lane) =
             crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
+        let startup = app.take_hooks(true);
+        runtime.block_on(crate::app::run_hooks(startup));
         TestClient { app, runtime }
+    }
+
+    /// Replaces dependency `D` by `O` for the following requests (FastAPI's
+    /// `app.dependency_overrides[d] = o`).
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    ///
+    /// #[dependency] fn real_db() -> String { "postgres".into() }
+    /// #[dependency] fn fake_db() -> String { "in-memory".into() }
+    ///
+    /// #[get("/db")]
+    /// async fn which(db: Depends<real_db>) -> String { db.clone() }
+    ///
+    /// let client = brisk::TestClient::new(App::new().routes(routes![which]));
+    /// assert_eq!(client.get("/db").send().text(), "postgres");
+    /// client.override_dependency::<real_db, fake_db>();
+    /// assert_eq!(client.get("/db").send().text(), "in-memory");
+    /// ```
+    pub fn override_dependency<D, O>(&self)
+    where
+        D: crate::depends::Dependency,
+        O: crate::depends::Dependency<Output = D::Output>,
+    {
+        self.app
+            .set_override(std::any::TypeId::of::<D>(), crate::depends::erased::<O>);
     }
 
     /// Starts a request with any method.
@@ -101,6 +129,16 @@ impl TestClient {
     /// The app's thread pool (to observe `in_use()` / `waiting()`).
     pub fn threadpool(&self) -> &crate::exec::ThreadPool {
         &self.app.pool
+    }
+}
+
+impl Drop for TestClient {
+    /// Runs the app's shutdown hooks, as a server does when it stops.
+    fn drop(&mut self) {
+        let hooks = self.app.take_hooks(false);
+        if !hooks.is_empty() {
+            self.runtime.block_on(crate::app::run_hooks(hooks));
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::json_decode::python_json_error;
 use super::validate::{has_constraints, validate};
-use super::{FromRequest, ParamSpec, Rejection, RequestContext};
+use super::{FromRequest, ParamDoc, ParamSpec, Rejection, RequestContext};
 use crate::error::{ErrorItem, LocPart};
 use crate::response::Json;
 
@@ -47,6 +47,12 @@ where
         parse_body::<T>(&bytes, spec)
             .map(Json)
             .map_err(Rejection::Invalid)
+    }
+
+    fn describe(_spec: &'static ParamSpec) -> ParamDoc {
+        ParamDoc::Body {
+            schema: |generator| generator.subschema_for::<T>(),
+        }
     }
 }
 

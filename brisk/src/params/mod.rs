@@ -22,6 +22,7 @@ pub mod body;
 mod json_decode;
 pub mod scalar;
 pub mod sources;
+mod state;
 mod validate;
 
 use std::future::Future;
@@ -29,14 +30,17 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use sync_wrapper::SyncWrapper;
 
 use crate::app::AppShared;
+use crate::depends::scope::RequestScope;
 use crate::error::{ErrorItem, LocPart, ValidationErrors};
 use crate::response::{IntoResponse, Response};
 use crate::routing::Operation;
 
 pub use scalar::ParamValue;
 pub use sources::{Cookie, FromValues, Header, Query, Request};
+pub use state::State;
 
 /// Where a parameter's value comes from; the first element of an error's `loc`.
 ///
@@ -262,6 +266,34 @@ pub trait FromRequest: Sized + Send {
         cx: &mut RequestContext,
         spec: &'static ParamSpec,
     ) -> impl Future<Output = Result<Self, Rejection>> + Send;
+
+    /// How the parameter appears in the OpenAPI document (default: it does not).
+    fn describe(_spec: &'static ParamSpec) -> ParamDoc {
+        ParamDoc::Hidden
+    }
+}
+
+/// How a parameter appears in the API description.
+#[derive(Debug, Clone, Copy)]
+pub enum ParamDoc {
+    /// Not part of the API (the raw request, background tasks, state, ...).
+    Hidden,
+    /// A path, query, header or cookie parameter.
+    Value {
+        /// Where it is read from.
+        location: Location,
+        /// Whether a request without it is invalid.
+        required: bool,
+        /// Its JSON Schema.
+        schema: fn() -> serde_json::Value,
+    },
+    /// The JSON request body.
+    Body {
+        /// Adds the body type's schema to the generator and returns a reference to it.
+        schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    },
+    /// A dependency, whose own parameters belong to the operation too.
+    Dependency(&'static crate::depends::DependencyInfo),
 }
 
 /// The body as it arrived: not read yet, or already buffered.
@@ -282,6 +314,12 @@ pub struct RequestContext {
     query: Option<Vec<(String, String)>>,
     pub(crate) app: Arc<AppShared>,
     op: Arc<Operation>,
+    /// Outputs of cached dependencies, by dependency type (a handful at most,
+    /// so a vector beats a map). `SyncWrapper`: only reachable through
+    /// `&mut self`, so the context stays `Sync` for futures that borrow it.
+    dep_cache: SyncWrapper<Vec<(std::any::TypeId, Box<dyn std::any::Any + Send>)>>,
+    /// Teardown and background work for after the response.
+    scope: SyncWrapper<RequestScope>,
 }
 
 impl RequestContext {
@@ -299,7 +337,19 @@ impl RequestContext {
             query: None,
             app,
             op,
+            dep_cache: SyncWrapper::new(Vec::new()),
+            scope: SyncWrapper::new(RequestScope::default()),
         }
+    }
+
+    pub(crate) fn dep_cache(
+        &mut self,
+    ) -> &mut Vec<(std::any::TypeId, Box<dyn std::any::Any + Send>)> {
+        self.dep_cache.get_mut()
+    }
+
+    pub(crate) fn scope(&mut self) -> &mut RequestScope {
+        self.scope.get_mut()
     }
 
     /// The path operation this request was routed to.
@@ -384,7 +434,7 @@ impl RequestContext {
     }
 
     /// Typed application state registered with [`App::state`](crate::App::state).
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.app.state.get::<T>()
     }
 }
@@ -416,8 +466,30 @@ impl Extraction {
         }
     }
 
+    /// Runs the operation's side-effect dependencies (app-, router- and
+    /// route-level `dependencies`), in that order.
+    pub async fn dependencies(&mut self, cx: &mut RequestContext) -> Result<(), Response> {
+        if cx.op.dependencies.is_empty() {
+            return Ok(());
+        }
+        let op = Arc::clone(&cx.op);
+        for dep in &op.dependencies {
+            match (dep.run)(cx).await {
+                Ok(_) => {}
+                Err(Rejection::Invalid(errors)) => self.errors.extend(errors),
+                Err(Rejection::Respond(resp)) => return Err(resp),
+            }
+        }
+        Ok(())
+    }
+
     /// The 422 answer for everything that failed.
     pub fn into_response(self) -> Response {
         ValidationErrors::from(self.errors).into_response()
+    }
+
+    /// The failures as a rejection (for a dependency's own parameters).
+    pub fn into_rejection(self) -> Rejection {
+        Rejection::Invalid(self.errors)
     }
 }

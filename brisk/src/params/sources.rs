@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::scalar::{ParamValue, parse_value};
-use super::{FromRequest, Location, ParamSpec, Rejection, RequestContext};
+use super::{FromRequest, Location, ParamDoc, ParamSpec, Rejection, RequestContext};
 use crate::error::ErrorItem;
 
 /// A value built from all the raw strings a source has for one name:
@@ -135,11 +135,25 @@ fn path_or_query<T: FromValues>(
     }
 }
 
+/// The OpenAPI description of a value parameter.
+fn value_doc<T: FromValues>(spec: &'static ParamSpec, location: Location) -> ParamDoc {
+    ParamDoc::Value {
+        location,
+        required: T::required() && !spec.has_default,
+        schema: T::values_schema,
+    }
+}
+
 macro_rules! bare_scalar_from_request {
     ($($t:ty),*) => {$(
         impl<T: ParamValue> FromRequest for $t {
             async fn from_request(cx: &mut RequestContext, spec: &'static ParamSpec) -> Result<Self, Rejection> {
                 path_or_query(cx, spec)
+            }
+
+            fn describe(spec: &'static ParamSpec) -> ParamDoc {
+                let location = if spec.in_path { Location::Path } else { Location::Query };
+                value_doc::<Self>(spec, location)
             }
         }
     )*};
@@ -169,6 +183,10 @@ impl<T: FromValues> FromRequest for Query<T> {
         T::from_values(cx.query_values(name), spec, Location::Query)
             .map(Query)
             .map_err(Rejection::Invalid)
+    }
+
+    fn describe(spec: &'static ParamSpec) -> ParamDoc {
+        value_doc::<T>(spec, Location::Query)
     }
 }
 
@@ -201,6 +219,10 @@ impl<T: FromValues> FromRequest for Header<T> {
         T::from_values(values, spec, Location::Header)
             .map(Header)
             .map_err(Rejection::Invalid)
+    }
+
+    fn describe(spec: &'static ParamSpec) -> ParamDoc {
+        value_doc::<T>(spec, Location::Header)
     }
 }
 
@@ -238,6 +260,10 @@ impl<T: FromValues> FromRequest for Cookie<T> {
         T::from_values(values, spec, Location::Cookie)
             .map(Cookie)
             .map_err(Rejection::Invalid)
+    }
+
+    fn describe(spec: &'static ParamSpec) -> ParamDoc {
+        value_doc::<T>(spec, Location::Cookie)
     }
 }
 

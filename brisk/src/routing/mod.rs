@@ -4,13 +4,15 @@
 //! `/files/{file_path:path}` for a parameter spanning several segments.
 //! Matching is done by [matchit](https://docs.rs/matchit) (a radix tree).
 
+mod group;
 mod operation;
 
 use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 
-pub use operation::{HandlerFuture, IntoOperation, Operation};
+pub use group::ApiRouter;
+pub use operation::{HandlerFn, HandlerFuture, IntoOperation, Operation, Param};
 
 /// What the router found for a request.
 pub(crate) enum RouteMatch<'a> {

@@ -6,11 +6,24 @@ use std::pin::Pin;
 
 use http::{Method, StatusCode};
 
-use crate::params::{ParamSpec, RequestContext};
+use crate::depends::DepRef;
+use crate::params::{ParamDoc, ParamSpec, RequestContext};
 use crate::response::Response;
 
-/// The future a generated handler returns.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+/// The future a generated handler returns; it borrows the request context.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
+
+/// The generated request handler of an operation.
+pub type HandlerFn = for<'a> fn(&'a mut RequestContext) -> HandlerFuture<'a>;
+
+/// One declared parameter: its spec and how its type documents itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Name, location hints and constraints.
+    pub spec: &'static ParamSpec,
+    /// `<T as FromRequest>::describe`.
+    pub describe: fn(&'static ParamSpec) -> ParamDoc,
+}
 
 /// A path operation: method, path template, the generated handler that
 /// extracts parameters and calls the user's function, and its documentation.
@@ -23,7 +36,7 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// use brisk::params::RequestContext;
 /// use brisk::response::IntoResponse;
 ///
-/// fn ping(_cx: RequestContext) -> HandlerFuture {
+/// fn ping(_cx: &mut RequestContext) -> HandlerFuture<'_> {
 ///     Box::pin(async { "pong".into_response() })
 /// }
 /// let op = Operation::new(http::Method::GET, "/ping", "ping", ping, true);
@@ -41,7 +54,12 @@ pub struct Operation {
     /// The status of a successful response (`status = 201`).
     pub status: StatusCode,
     /// The parameters, in declaration order.
-    pub params: &'static [&'static ParamSpec],
+    pub params: &'static [Param],
+    /// Dependencies run for their side effects before the parameters
+    /// (app-level, then router-level, then the operation's own).
+    pub dependencies: Vec<DepRef>,
+    /// Whether the operation appears in the OpenAPI document.
+    pub include_in_schema: bool,
     /// Short summary (OpenAPI).
     pub summary: Option<&'static str>,
     /// Long description: the function's doc comment (OpenAPI).
@@ -49,7 +67,7 @@ pub struct Operation {
     /// Tags (OpenAPI).
     pub tags: &'static [&'static str],
     /// The generated request handler.
-    pub handler: fn(RequestContext) -> HandlerFuture,
+    pub handler: HandlerFn,
     /// Index in the app's router (set when the app is built).
     pub(crate) id: usize,
 }
@@ -71,7 +89,7 @@ impl Operation {
         method: Method,
         path: &'static str,
         name: &'static str,
-        handler: fn(RequestContext) -> HandlerFuture,
+        handler: HandlerFn,
         is_async: bool,
     ) -> Self {
         Operation {
@@ -81,6 +99,8 @@ impl Operation {
             is_async,
             status: StatusCode::OK,
             params: &[],
+            dependencies: Vec::new(),
+            include_in_schema: true,
             summary: None,
             description: None,
             tags: &[],
@@ -95,9 +115,21 @@ impl Operation {
         self
     }
 
-    /// Sets the parameter specs.
-    pub fn params(mut self, params: &'static [&'static ParamSpec]) -> Self {
+    /// Sets the parameters.
+    pub fn params(mut self, params: &'static [Param]) -> Self {
         self.params = params;
+        self
+    }
+
+    /// Adds dependencies run for their side effects.
+    pub fn dependencies(mut self, deps: Vec<DepRef>) -> Self {
+        self.dependencies.extend(deps);
+        self
+    }
+
+    /// Hides the operation from the OpenAPI document (it is still served).
+    pub fn include_in_schema(mut self, include: bool) -> Self {
+        self.include_in_schema = include;
         self
     }
 

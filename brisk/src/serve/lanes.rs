@@ -203,6 +203,13 @@ impl Dispatcher {
         }
     }
 
+    /// Runs `fut` to completion on the main event loop, from outside any
+    /// runtime (startup and shutdown hooks).
+    pub(crate) fn block_on_main<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let handle = self.lanes.read().expect("lanes lock")[0].handle.clone();
+        handle.block_on(fut)
+    }
+
     /// Shuts the lanes' runtimes down (call outside any async context).
     pub(crate) fn shutdown_runtimes(&self) {
         let runtimes = std::mem::take(&mut *self.runtimes.lock().expect("runtimes lock"));

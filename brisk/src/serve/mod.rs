@@ -138,6 +138,11 @@ impl Server {
     /// Accepts on the calling thread until `shutdown`, drains, and stops
     /// the event loops.
     fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
+        let startup = self.app.take_hooks(true);
+        if !startup.is_empty() {
+            self.dispatcher
+                .block_on_main(crate::app::run_hooks(startup));
+        }
         let Server {
             app,
             listener,
@@ -157,6 +162,10 @@ impl Server {
             accept::accept_loop(listener, Arc::clone(&dispatcher), shutdown).await;
             dispatcher.drain(grace).await;
         });
+        let shutdown_hooks = app.take_hooks(false);
+        if !shutdown_hooks.is_empty() {
+            dispatcher.block_on_main(crate::app::run_hooks(shutdown_hooks));
+        }
         dispatcher.shutdown_runtimes();
     }
 }
