@@ -305,12 +305,19 @@ fn expand_params(
     Ok(out)
 }
 
-/// `let (Some(a), Some(b)) = (a, b) else { <on_invalid> };`
+/// Leaves with `<on_invalid>` if anything failed (a parameter, or a
+/// side-effect dependency), else `let (Some(a), Some(b)) = (a, b)`.
 fn unwrap_args(args: &[Ident], on_invalid: TokenStream2) -> TokenStream2 {
+    let check = quote! {
+        if __brisk_ex.failed() {
+            #on_invalid
+        }
+    };
     if args.is_empty() {
-        return quote!(let _ = &__brisk_ex;);
+        return check;
     }
     quote! {
+        #check
         let (#(::core::option::Option::Some(#args),)*) = (#(#args,)*) else {
             #on_invalid
         };

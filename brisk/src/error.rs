@@ -34,7 +34,12 @@ use crate::response::{IntoResponse, Response, json_response};
 /// assert_eq!(err.status(), 401);
 /// ```
 #[derive(Debug, Clone)]
-pub struct HttpError {
+pub struct HttpError(Box<HttpErrorInner>);
+
+/// Boxed so that `Result<T, HttpError>` stays small (clippy's
+/// `result_large_err` in user code).
+#[derive(Debug, Clone)]
+struct HttpErrorInner {
     status: StatusCode,
     detail: Value,
     headers: HeaderMap,
@@ -50,11 +55,11 @@ impl HttpError {
     /// assert_eq!(err.detail()["reason"], "taken");
     /// ```
     pub fn new(status: u16, detail: impl Into<Value>) -> Self {
-        HttpError {
+        HttpError(Box::new(HttpErrorInner {
             status: StatusCode::from_u16(status).expect("HttpError: invalid status code"),
             detail: detail.into(),
             headers: HeaderMap::new(),
-        }
+        }))
     }
 
     /// 400 Bad Request.
@@ -111,7 +116,7 @@ impl HttpError {
     /// assert_eq!(err.headers()["www-authenticate"], "Bearer");
     /// ```
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.append(
+        self.0.headers.append(
             HeaderName::try_from(name).expect("HttpError: invalid header name"),
             HeaderValue::try_from(value).expect("HttpError: invalid header value"),
         );
@@ -124,7 +129,7 @@ impl HttpError {
     /// assert_eq!(brisk::HttpError::forbidden("x").status(), 403);
     /// ```
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The `detail` value.
@@ -133,7 +138,7 @@ impl HttpError {
     /// assert_eq!(brisk::HttpError::forbidden("x").detail(), "x");
     /// ```
     pub fn detail(&self) -> &Value {
-        &self.detail
+        &self.0.detail
     }
 
     /// The extra headers.
@@ -142,13 +147,13 @@ impl HttpError {
     /// assert!(brisk::HttpError::forbidden("x").headers().is_empty());
     /// ```
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 }
 
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.detail)
+        write!(f, "{}: {}", self.0.status, self.0.detail)
     }
 }
 
@@ -160,13 +165,14 @@ impl IntoResponse for HttpError {
         struct Body<'a> {
             detail: &'a Value,
         }
+        let inner = *self.0;
         let mut resp = json_response(
-            self.status,
+            inner.status,
             &Body {
-                detail: &self.detail,
+                detail: &inner.detail,
             },
         );
-        resp.headers_mut().extend(self.headers);
+        resp.headers_mut().extend(inner.headers);
         resp
     }
 }

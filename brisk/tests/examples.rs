@@ -135,3 +135,61 @@ fn main_simple_pitfall_is_contained_and_the_log_says_what_to_change() {
         "the warning gives advice:\n{log}"
     );
 }
+
+#[test]
+fn dependencies_example_authenticates_paginates_and_closes_every_session() {
+    let server = start_example("dependencies", &["--no-access-log"]);
+    let unauth = request(server.addr, "GET", "/users/me/items", None);
+    assert_eq!(unauth.status, 401);
+    assert_eq!(unauth.header("www-authenticate"), Some("Bearer"));
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    use std::io::Write;
+    stream
+        .write_all(b"GET /users/me/items?limit=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let resp = common::read_response(&mut std::io::BufReader::new(stream));
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(body["items"][0]["owner"], "alice");
+    // The handler, `my_items` and the teardown all shared one cached session.
+    assert_eq!(body["items"][0]["session"], body["session"]);
+    let bad = request(server.addr, "GET", "/users/me/items?limit=0", None);
+    assert_eq!(
+        bad.status, 401,
+        "dependencies run in order: the user check fails first"
+    );
+    thread::sleep(Duration::from_millis(200));
+    let stats = request(server.addr, "GET", "/stats", None).json();
+    assert_eq!(
+        stats["opened"], stats["closed"],
+        "every session was closed: {stats}"
+    );
+    assert!(stats["opened"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn background_example_runs_the_job_after_the_response() {
+    let server = start_example("background", &["--no-access-log"]);
+    let started = Instant::now();
+    let resp = request(
+        server.addr,
+        "POST",
+        "/send-notification/ada@example.com",
+        None,
+    );
+    assert_eq!(resp.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "the response did not wait for the job"
+    );
+    assert_eq!(
+        request(server.addr, "GET", "/log", None).json(),
+        serde_json::json!([])
+    );
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        request(server.addr, "GET", "/log", None).json(),
+        serde_json::json!(["notification sent to ada@example.com"])
+    );
+}

@@ -483,6 +483,11 @@ impl Extraction {
         Ok(())
     }
 
+    /// Whether any parameter or dependency failed validation.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     /// The 422 answer for everything that failed.
     pub fn into_response(self) -> Response {
         ValidationErrors::from(self.errors).into_response()
