@@ -285,7 +285,9 @@ fn expand_params(
         out.entries.push(quote! {
             ::brisk::routing::Param {
                 spec: &#spec_ident,
-                describe: <#extracted_ty as ::brisk::params::FromRequest>::describe,
+                // Documented as declared (`skip: i64` with a default is an
+                // integer that is not required), not as the `Option` extracted.
+                describe: <#ty as ::brisk::params::FromRequest>::describe,
             }
         });
         let fallback = match &opts.default {
@@ -415,6 +417,10 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     if let Some(s) = summary {
         builder.push(quote!(.summary(#s)));
     }
+    let ret_ty: Type = match &func.sig.output {
+        syn::ReturnType::Default => syn::parse_quote!(()),
+        syn::ReturnType::Type(_, ty) => (**ty).clone(),
+    };
     if let Some(doc) = doc_comment(&func.attrs)
         && !description_given
     {
@@ -446,6 +452,14 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                     })
                 }
 
+                fn __brisk_response_doc(
+                    generator: &mut ::brisk::schemars::SchemaGenerator,
+                ) -> ::core::option::Option<::brisk::openapi::probe::ResponseDoc> {
+                    #[allow(unused_imports)]
+                    use ::brisk::openapi::probe::{ViaNothing as _, ViaSchema as _};
+                    (&::brisk::openapi::probe::Probe::<#ret_ty>::new()).response_doc(generator)
+                }
+
                 ::brisk::routing::Operation::new(
                     ::brisk::__private::http::Method::#method_ident,
                     #path,
@@ -454,6 +468,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                     #is_async,
                 )
                 .params(&__BRISK_PARAMS)
+                .response_doc(__brisk_response_doc)
                 #(#builder)*
             }
         }

@@ -5,7 +5,9 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -17,6 +19,7 @@ use crate::depends::{BoxFuture, DepRef, Dependency, ErasedRun, Outcome};
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
 use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
+use crate::openapi::docs::DocsUrls;
 use crate::params::{RawBody, RequestContext};
 use crate::response::{IntoResponse, Response, internal_server_error};
 use crate::routing::{ApiRouter, Operation, RouteMatch, Router};
@@ -53,6 +56,7 @@ pub struct App {
     pub(crate) overrides: Vec<(TypeId, ErasedRun)>,
     pub(crate) startup: Vec<Hook>,
     pub(crate) shutdown: Vec<Hook>,
+    pub(crate) docs_urls: DocsUrls,
 }
 
 impl Default for App {
@@ -82,6 +86,7 @@ impl App {
             overrides: Vec::new(),
             startup: Vec::new(),
             shutdown: Vec::new(),
+            docs_urls: DocsUrls::default(),
         }
     }
 
@@ -100,6 +105,37 @@ impl App {
     /// Sets the description (OpenAPI `info.description`).
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+
+    /// Where the OpenAPI document is served (default `/openapi.json`);
+    /// `None` turns it and the documentation pages off.
+    ///
+    /// ```
+    /// let app = brisk::App::new().openapi_url(Some("/api/openapi.json"));
+    /// ```
+    pub fn openapi_url(mut self, url: Option<&str>) -> Self {
+        self.docs_urls.openapi = url.map(str::to_owned);
+        self
+    }
+
+    /// Where Swagger UI is served (default `/docs`); `None` turns it off.
+    ///
+    /// ```
+    /// let app = brisk::App::new().docs_url(None);
+    /// ```
+    pub fn docs_url(mut self, url: Option<&str>) -> Self {
+        self.docs_urls.swagger = url.map(str::to_owned);
+        self
+    }
+
+    /// Where ReDoc is served (default `/redoc`); `None` turns it off.
+    ///
+    /// ```
+    /// let app = brisk::App::new().redoc_url(Some("/reference"));
+    /// ```
+    pub fn redoc_url(mut self, url: Option<&str>) -> Self {
+        self.docs_urls.redoc = url.map(str::to_owned);
         self
     }
 
@@ -291,9 +327,11 @@ impl App {
             .or(self.threadpool_size)
             .unwrap_or(DEFAULT_SIZE);
         let app_deps = self.dependencies;
+        let docs = crate::openapi::docs::operations(&self.docs_urls);
         let operations = self
             .operations
             .into_iter()
+            .chain(docs)
             .map(|mut op| {
                 let mut deps = app_deps.clone();
                 deps.append(&mut op.dependencies);
@@ -346,6 +384,8 @@ impl App {
             overrides: RwLock::new(self.overrides),
             startup: Mutex::new(self.startup),
             shutdown: Mutex::new(self.shutdown),
+            docs_urls: self.docs_urls,
+            openapi: OnceLock::new(),
         })
     }
 }
@@ -388,11 +428,8 @@ pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
 
 /// The frozen app, shared by every connection and request.
 pub(crate) struct AppShared {
-    #[allow(dead_code)] // read by the OpenAPI generator
     pub(crate) title: String,
-    #[allow(dead_code)]
     pub(crate) version: String,
-    #[allow(dead_code)]
     pub(crate) description: Option<String>,
     pub(crate) router: Router,
     pub(crate) pool: Arc<ThreadPool>,
@@ -403,9 +440,27 @@ pub(crate) struct AppShared {
     overrides: RwLock<Vec<(TypeId, ErasedRun)>>,
     pub(crate) startup: Mutex<Vec<Hook>>,
     pub(crate) shutdown: Mutex<Vec<Hook>>,
+    pub(crate) docs_urls: DocsUrls,
+    openapi: OnceLock<Bytes>,
 }
 
 impl AppShared {
+    /// The OpenAPI document as JSON bytes, generated on first use.
+    pub(crate) fn openapi_document(&self) -> Bytes {
+        self.openapi
+            .get_or_init(|| {
+                let doc = crate::openapi::document(self);
+                Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document is valid JSON"))
+            })
+            .clone()
+    }
+
+    /// The OpenAPI document.
+    pub(crate) fn openapi_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.openapi_document())
+            .expect("the OpenAPI document is valid JSON")
+    }
+
     /// The override registered for dependency `id`, if any.
     pub(crate) fn dependency_override(&self, id: TypeId) -> Option<ErasedRun> {
         let overrides = self.overrides.read().expect("overrides lock");

@@ -43,6 +43,7 @@ pub mod app;
 pub mod depends;
 pub mod error;
 pub mod exec;
+pub mod openapi;
 pub mod params;
 pub mod response;
 pub mod routing;

@@ -121,6 +121,11 @@ impl TestClient {
         self.request(Method::DELETE, uri)
     }
 
+    /// The app's OpenAPI document (what `GET /openapi.json` serves).
+    pub fn openapi(&self) -> serde_json::Value {
+        self.app.openapi_value()
+    }
+
     /// The watchdog's and thread pool's counters.
     pub fn metrics(&self) -> crate::exec::MetricsSnapshot {
         self.app.watchdog.snapshot()

@@ -68,6 +68,9 @@ pub struct Operation {
     pub tags: &'static [&'static str],
     /// The generated request handler.
     pub handler: HandlerFn,
+    /// The success response's schema, when the return type has one.
+    pub response_doc:
+        fn(&mut schemars::SchemaGenerator) -> Option<crate::openapi::probe::ResponseDoc>,
     /// Index in the app's router (set when the app is built).
     pub(crate) id: usize,
 }
@@ -105,6 +108,7 @@ impl Operation {
             description: None,
             tags: &[],
             handler,
+            response_doc: |_| None,
             id: 0,
         }
     }
@@ -124,6 +128,15 @@ impl Operation {
     /// Adds dependencies run for their side effects.
     pub fn dependencies(mut self, deps: Vec<DepRef>) -> Self {
         self.dependencies.extend(deps);
+        self
+    }
+
+    /// Sets how the success response is documented.
+    pub fn response_doc(
+        mut self,
+        doc: fn(&mut schemars::SchemaGenerator) -> Option<crate::openapi::probe::ResponseDoc>,
+    ) -> Self {
+        self.response_doc = doc;
         self
     }
 

@@ -1,0 +1,297 @@
+//! The OpenAPI 3.1 document, generated from the registered operations.
+//!
+//! Nothing is declared twice: each parameter's type documents itself
+//! ([`FromRequest::describe`](crate::params::FromRequest::describe)), the
+//! macro records constraints in the [`ParamSpec`](crate::params::ParamSpec),
+//! bodies and responses get their JSON Schema (2020-12) from schemars, and
+//! dependencies contribute their parameters. The document is built once, on
+//! first request, and served from memory. [`docs`] serves Swagger UI and
+//! ReDoc from assets compiled into the binary.
+
+pub(crate) mod docs;
+pub mod probe;
+
+use schemars::generate::SchemaSettings;
+use schemars::{Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppShared;
+use crate::depends::DependencyInfo;
+use crate::params::{Location, ParamDoc, ParamSpec};
+use crate::routing::{Operation, Param};
+
+/// FastAPI's `generate_unique_id`: `{name}{path}` with non-word characters
+/// replaced by `_`, then `_{method}`.
+pub(crate) fn operation_id(op: &Operation) -> String {
+    let raw: String = format!("{}{}", op.name, op.path)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{raw}_{}", op.method.as_str().to_lowercase())
+}
+
+/// `item_id` → `Item Id`, as pydantic titles fields.
+pub(crate) fn title_case(name: &str) -> String {
+    name.split(['_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Adds the declared constraints and default to a value parameter's schema.
+fn constrained_schema(spec: &ParamSpec, base: Value) -> Value {
+    fn apply(spec: &ParamSpec, schema: &mut Map<String, Value>) {
+        let bound = |b: &crate::params::Bound| -> Value {
+            b.text
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(b.value))
+        };
+        for (key, b) in [
+            ("minimum", &spec.ge),
+            ("exclusiveMinimum", &spec.gt),
+            ("maximum", &spec.le),
+            ("exclusiveMaximum", &spec.lt),
+        ] {
+            if let Some(b) = b {
+                schema.insert(key.into(), bound(b));
+            }
+        }
+        if let Some(n) = spec.min_length {
+            schema.insert("minLength".into(), n.into());
+        }
+        if let Some(n) = spec.max_length {
+            schema.insert("maxLength".into(), n.into());
+        }
+        if let Some(p) = &spec.pattern {
+            schema.insert("pattern".into(), p.source.into());
+        }
+    }
+    let mut schema = base;
+    // For `Option<T>` (anyOf [T, null]) the constraints belong to T, as in pydantic.
+    let target = match schema.get_mut("anyOf").and_then(Value::as_array_mut) {
+        Some(branches) => branches
+            .iter_mut()
+            .find(|b| b.get("type") != Some(&json!("null"))),
+        None => Some(&mut schema),
+    };
+    if let Some(Value::Object(map)) = target {
+        apply(spec, map);
+    }
+    if let Value::Object(map) = &mut schema {
+        if let Some(default) = spec
+            .default_json
+            .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        {
+            map.insert("default".into(), default);
+        }
+        map.insert("title".into(), title_case(spec.name).into());
+        if let Some(d) = spec.description {
+            map.insert("description".into(), d.into());
+        }
+    }
+    schema
+}
+
+/// What one operation reads from a request, flattened over its dependencies.
+#[derive(Default)]
+struct Inputs {
+    parameters: Vec<Value>,
+    body: Option<Value>,
+    validates: bool,
+}
+
+impl Inputs {
+    fn add_params(
+        &mut self,
+        params: &[Param],
+        generator: &mut SchemaGenerator,
+        seen: &mut Vec<&'static str>,
+    ) {
+        for p in params {
+            match (p.describe)(p.spec) {
+                ParamDoc::Hidden => {}
+                ParamDoc::Dependency(info) => self.add_dependency(info, generator, seen),
+                ParamDoc::Value {
+                    location,
+                    required,
+                    schema,
+                } => {
+                    self.validates = true;
+                    let name = p.spec.wire_name(location);
+                    let already = self
+                        .parameters
+                        .iter()
+                        .any(|q| q["name"] == name && q["in"] == location.as_str());
+                    if already {
+                        continue;
+                    }
+                    let mut param = json!({
+                        "name": name,
+                        "in": location.as_str(),
+                        "required": required || location == Location::Path,
+                        "schema": constrained_schema(p.spec, schema()),
+                    });
+                    if let Some(d) = p.spec.description {
+                        param["description"] = d.into();
+                    }
+                    self.parameters.push(param);
+                }
+                ParamDoc::Body { schema } => {
+                    self.validates = true;
+                    let schema: Schema = schema(generator);
+                    self.body = Some(json!({
+                        "content": {"application/json": {"schema": schema}},
+                        "required": true,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn add_dependency(
+        &mut self,
+        info: &'static DependencyInfo,
+        generator: &mut SchemaGenerator,
+        seen: &mut Vec<&'static str>,
+    ) {
+        if seen.contains(&info.name) {
+            return; // cached dependencies contribute once (and cycles were refused at startup)
+        }
+        seen.push(info.name);
+        self.add_params(info.params, generator, seen);
+    }
+}
+
+fn operation_object(op: &Operation, generator: &mut SchemaGenerator) -> Value {
+    let mut inputs = Inputs::default();
+    let mut seen = Vec::new();
+    for dep in &op.dependencies {
+        inputs.add_dependency(dep.info(), generator, &mut seen);
+    }
+    inputs.add_params(op.params, generator, &mut seen);
+
+    let mut object = Map::new();
+    if !op.tags.is_empty() {
+        object.insert("tags".into(), json!(op.tags));
+    }
+    if let Some(s) = op.summary {
+        object.insert("summary".into(), s.into());
+    }
+    if let Some(d) = op.description {
+        object.insert("description".into(), d.into());
+    }
+    object.insert("operationId".into(), operation_id(op).into());
+    if !inputs.parameters.is_empty() {
+        object.insert("parameters".into(), inputs.parameters.into());
+    }
+    if let Some(body) = inputs.body {
+        object.insert("requestBody".into(), body);
+    }
+    let mut responses = Map::new();
+    let status = op.status.as_u16();
+    let success = if status == 204 || status == 304 {
+        json!({"description": "Successful Response"})
+    } else {
+        let (content_type, schema) = match (op.response_doc)(generator) {
+            Some(doc) => (doc.content_type, doc.schema.to_value()),
+            None => ("application/json", json!({})),
+        };
+        json!({"description": "Successful Response", "content": {content_type: {"schema": schema}}})
+    };
+    responses.insert(status.to_string(), success);
+    if inputs.validates {
+        responses.insert(
+            "422".into(),
+            json!({
+                "description": "Validation Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+            }),
+        );
+    }
+    object.insert("responses".into(), responses.into());
+    Value::Object(object)
+}
+
+/// FastAPI's schemas for the 422 body.
+fn validation_schemas() -> [(&'static str, Value); 2] {
+    [
+        (
+            "HTTPValidationError",
+            json!({
+                "properties": {"detail": {"items": {"$ref": "#/components/schemas/ValidationError"}, "type": "array", "title": "Detail"}},
+                "type": "object",
+                "title": "HTTPValidationError"
+            }),
+        ),
+        (
+            "ValidationError",
+            json!({
+                "properties": {
+                    "loc": {"items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}, "type": "array", "title": "Location"},
+                    "msg": {"type": "string", "title": "Message"},
+                    "type": {"type": "string", "title": "Error Type"},
+                    "input": {"title": "Input"},
+                    "ctx": {"type": "object", "title": "Context"}
+                },
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "title": "ValidationError"
+            }),
+        ),
+    ]
+}
+
+/// Builds the whole document.
+pub(crate) fn document(app: &AppShared) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut ops: Vec<&std::sync::Arc<Operation>> = app
+        .router
+        .operations()
+        .filter(|o| o.include_in_schema)
+        .collect();
+    ops.sort_by_key(|o| o.id);
+    let mut paths = Map::new();
+    let mut uses_validation = false;
+    for op in ops {
+        let object = operation_object(op, &mut generator);
+        uses_validation |= object["responses"].get("422").is_some();
+        let item = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[op.method.as_str().to_lowercase()] = object;
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    if uses_validation {
+        for (name, schema) in validation_schemas() {
+            schemas.insert(name.into(), schema);
+        }
+    }
+    schemas.sort_keys();
+    let mut info = json!({"title": app.title, "version": app.version});
+    if let Some(d) = &app.description {
+        info["description"] = d.clone().into();
+    }
+    let mut doc = json!({"openapi": "3.1.0", "info": info, "paths": paths});
+    if !schemas.is_empty() {
+        doc["components"] = json!({"schemas": schemas});
+    }
+    doc
+}
