@@ -1,0 +1,156 @@
+//! axum peer for the brisk side-by-side benchmark (bench/run).
+//! Same six endpoints and JSON bodies as bench/fastapi_app.py.
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::{
+        Path, Query,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+fn unprocessable(detail: impl Into<String>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "detail": detail.into() })),
+    )
+        .into_response()
+}
+
+async fn root() -> Json<Message> {
+    Json(Message { message: "Hello World" })
+}
+
+/// FastAPI's `def` handler runs in a threadpool; in axum the idiomatic
+/// equivalent is spawn_blocking around the synchronous work.
+async fn sync_root() -> Json<Message> {
+    let m = tokio::task::spawn_blocking(|| Message { message: "Hello World" })
+        .await
+        .expect("blocking task panicked");
+    Json(m)
+}
+
+#[derive(Deserialize)]
+struct ItemQuery {
+    q: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    10
+}
+
+#[derive(Serialize)]
+struct ItemOut {
+    item_id: i64,
+    q: Option<String>,
+    limit: i64,
+}
+
+async fn read_item(
+    path: Result<Path<i64>, PathRejection>,
+    query: Result<Query<ItemQuery>, QueryRejection>,
+) -> Response {
+    let Path(item_id) = match path {
+        Ok(p) => p,
+        Err(e) => return unprocessable(format!("item_id: {e}")),
+    };
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => return unprocessable(format!("query: {e}")),
+    };
+    if let Some(q) = &query.q {
+        if q.chars().count() > 50 {
+            return unprocessable("q: String should have at most 50 characters");
+        }
+    }
+    if !(1..=100).contains(&query.limit) {
+        return unprocessable("limit: Input should be >= 1 and <= 100");
+    }
+    Json(ItemOut {
+        item_id,
+        q: query.q,
+        limit: query.limit,
+    })
+    .into_response()
+}
+
+#[derive(Deserialize, Serialize)]
+struct Item {
+    name: String,
+    description: Option<String>,
+    price: f64,
+    tax: Option<f64>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+async fn create_item(body: Result<Json<Item>, JsonRejection>) -> Response {
+    match body {
+        Ok(Json(item)) => Json(item).into_response(),
+        Err(e) => unprocessable(e.body_text()),
+    }
+}
+
+/// The pitfall on purpose: a blocking sleep inside an async handler.
+async fn delay() -> Json<Value> {
+    std::thread::sleep(Duration::from_secs(1));
+    Json(json!({ "message": "done" }))
+}
+
+async fn sleep() -> Json<Value> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Json(json!({ "message": "done" }))
+}
+
+fn port_from_args() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    let mut port = 8000;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--port" => {
+                port = args
+                    .get(i + 1)
+                    .and_then(|p| p.parse().ok())
+                    .expect("--port needs a number");
+                i += 1;
+            }
+            other if other.starts_with("--port=") => {
+                port = other["--port=".len()..].parse().expect("--port needs a number");
+            }
+            other => eprintln!("ignoring unknown argument {other}"),
+        }
+        i += 1;
+    }
+    port
+}
+
+#[tokio::main]
+async fn main() {
+    let port = port_from_args();
+    let app = Router::new()
+        .route("/", get(root))
+        .route("/sync", get(sync_root))
+        .route("/items/{item_id}", get(read_item))
+        .route("/items", post(create_item))
+        .route("/delay", post(delay))
+        .route("/sleep", get(sleep));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    eprintln!("axum-bench listening on 127.0.0.1:{port}");
+    axum::serve(listener, app).await.expect("serve");
+}

@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""Turn one bench/run raw directory into NAME.md, NAME.json and NAME.svg.
+
+    report.py --raw bench/results/raw/<stamp> --out bench/results/latest
+
+Standard library only. Also writes <raw>/all.json (every repetition).
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+from xml.sax.saxutils import escape
+
+LABELS = {
+    "brisk": "brisk",
+    "axum": "axum",
+    "actix": "actix-web",
+    "fastapi-1w": "FastAPI (1w)",
+    "fastapi-2w": "FastAPI (2w)",
+}
+COLORS = {
+    "brisk": "#d62728",
+    "axum": "#1f77b4",
+    "actix": "#2ca02c",
+    "fastapi-1w": "#ff7f0e",
+    "fastapi-2w": "#9467bd",
+}
+THROUGHPUT = ["hello", "params", "body", "sync"]
+
+# (scenario, field, row label, unit, better, kind)
+#   kind: "rate" = median over wrk reps; "blocking"/"fanin"/"idle" = client JSON
+METRICS = [
+    ("hello", "rps", "hello — GET /", "req/s", "higher", "rate"),
+    ("hello", "p50_ms", "hello — p50 latency", "ms", "lower", "rate"),
+    ("hello", "p99_ms", "hello — p99 latency", "ms", "lower", "rate"),
+    ("params", "rps", "params — GET /items/5?q=foo&limit=10", "req/s", "higher", "rate"),
+    ("body", "rps", "body — POST /items (1 KB JSON)", "req/s", "higher", "rate"),
+    ("sync", "rps", "sync — GET /sync (threadpool)", "req/s", "higher", "rate"),
+    ("blocking", "wall_s", "blocking — 10× POST /delay, all answered", "s", "lower", "timed"),
+    ("blocking", "probe_ms", "blocking — GET / sent 100 ms later", "ms", "lower", "probe"),
+    ("fanin", "wall_s", "fanin — 1,000× GET /sleep (1 s), all answered", "s", "lower", "timed"),
+    ("idle", "rss_start_mib", "idle — RSS of a fresh server", "MiB", "lower", "plain"),
+    ("idle", "rss_mib", "idle — RSS holding 10,000 idle conns", "MiB", "lower", "plain"),
+    ("idle", "held", "idle — connections still open at RSS read", "conns", "higher", "plain"),
+    ("idle", "kib_per_conn", "idle — RSS growth per held connection", "KiB", "lower", "plain"),
+]
+
+
+def load_jsonl(path):
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                rows.append({"error": f"unparsable: {line[:100]}"})
+    return rows
+
+
+def fmt(v, unit):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    if unit == "req/s":
+        return f"{v:,.0f}"
+    if unit == "conns":
+        return f"{v:,.0f}"
+    if unit in ("ms",):
+        return f"{v:.2f}" if v < 100 else f"{v:,.0f}"
+    if unit == "s":
+        return f"{v:.2f}"
+    if unit in ("MiB", "KiB"):
+        return f"{v:.1f}"
+    return f"{v}"
+
+
+def ratio(a, b):
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "–"
+    if r >= 100:
+        return f"{r:,.0f}×"
+    if r >= 0.01:
+        return f"{r:.2f}×"
+    return "<0.01×"
+
+
+def short_rps(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:.0f}"
+
+
+def build(raw_dir):
+    meta = json.load(open(os.path.join(raw_dir, "meta.json")))
+    fws = meta["frameworks"]
+    scenarios = meta["scenarios"]
+    data = {"meta": meta, "frameworks": [], "metrics": [], "cpu": [], "notes": []}
+    cells = {}  # (fw, scenario) -> list of rows
+    for fw in fws:
+        st = meta["status"][fw]
+        check = None
+        cp = os.path.join(raw_dir, f"{fw}.check.json")
+        if os.path.exists(cp):
+            try:
+                check = json.load(open(cp))
+            except ValueError:
+                check = {"ok": False, "failures": ["check output unparsable"]}
+        data["frameworks"].append({
+            "key": fw, "label": LABELS[fw], "status": st["status"],
+            "message": st["message"], "check": check,
+        })
+        for s in scenarios:
+            cells[(fw, s)] = load_jsonl(os.path.join(raw_dir, f"{fw}.{s}.jsonl"))
+
+    for scen, field, label, unit, better, kind in METRICS:
+        if scen not in scenarios:
+            continue
+        m = {"scenario": scen, "metric": field, "label": label, "unit": unit,
+             "better": better, "values": {}, "reps": {}, "flags": {}}
+        for fw in fws:
+            rows = cells.get((fw, scen), [])
+            if meta["status"][fw]["status"] != "ok":
+                m["values"][fw] = "n/a"
+                continue
+            good = [r for r in rows if "error" not in r]
+            errs = [r["error"] for r in rows if "error" in r]
+            if errs:
+                m["flags"][fw] = "; ".join(sorted(set(errs)))[:200]
+            if kind == "rate":
+                if any(r.get("other_load") for r in good):
+                    m.setdefault("other_load", []).append(fw)
+                vals = [r[field] for r in good if field in r]
+                m["reps"][fw] = vals
+                m["values"][fw] = statistics.median(vals) if vals else None
+                bad = sum(r.get("err_status", 0) + r.get("err_timeout", 0)
+                          + r.get("err_connect", 0) + r.get("err_read", 0)
+                          + r.get("err_write", 0) for r in good)
+                if bad:
+                    m["flags"][fw] = (f"wrk counted {bad} errors (status>=400, timeouts, "
+                                      f"socket errors) over {len(good)} run(s)")
+            elif kind == "timed":
+                vals, over = [], False
+                for r in good:
+                    if r.get("wall_s") is not None:
+                        vals.append(r["wall_s"])
+                    elif r.get("timed_out"):
+                        over = True
+                    if r.get("errors"):
+                        m["flags"][fw] = (f"{r.get('completed')}/{r.get('n')} answered; "
+                                          + "; ".join(r["errors"])[:160])
+                lo = [r.get("listen_overflows", 0) for r in good]
+                if any(lo):
+                    note = (f"the kernel dropped {'/'.join(map(str, lo))} SYN(s) (per run) "
+                            "because the server's listen backlog was full; each dropped "
+                            "SYN is retried after 1 s")
+                    m["flags"][fw] = (m["flags"][fw] + "; " + note) if fw in m["flags"] else note
+                m["reps"][fw] = vals if not over else vals + [f">{int(r.get('limit_s', 60))}"]
+                if over:
+                    m["values"][fw] = f">{int(good[0].get('limit_s', 60))}"
+                elif vals:
+                    m["values"][fw] = statistics.median(vals)
+                else:
+                    m["values"][fw] = None
+            elif kind == "probe":
+                r = good[0] if good else {}
+                v = r.get("probe_ms")
+                if v is None and r:
+                    v = f">{int(r.get('limit_s', 60))} s" if r.get("probe_status") == "timeout" \
+                        else f"failed ({r.get('probe_status')})"
+                m["values"][fw] = v
+                m["reps"][fw] = [v] if r else []
+            else:  # plain
+                r = good[0] if good else {}
+                m["values"][fw] = r.get(field)
+                m["reps"][fw] = [r.get(field)] if r else []
+                if field == "held" and r and r.get("errors"):
+                    m["flags"][fw] = "; ".join(f"{k} ×{v}" for k, v in r["errors"].items())[:200]
+        m["ratio_brisk_axum"] = ratio(m["values"].get("brisk"), m["values"].get("axum"))
+        m["ratio_brisk_fastapi1w"] = ratio(m["values"].get("brisk"), m["values"].get("fastapi-1w"))
+        data["metrics"].append(m)
+
+    for scen in THROUGHPUT:
+        if scen not in scenarios:
+            continue
+        row = {"scenario": scen, "server_cores": {}, "wrk_cores": {}, "other_load": {}}
+        for fw in fws:
+            good = [r for r in cells.get((fw, scen), []) if "error" not in r and "rps" in r]
+            if not good:
+                continue
+            row["server_cores"][fw] = statistics.median(
+                r["server_cpu_s"] / r["duration_s"] for r in good)
+            row["wrk_cores"][fw] = statistics.median(r["wrk_cpu_s"] / r["duration_s"] for r in good)
+            loads = sorted({r["other_load"] for r in good if r.get("other_load")})
+            if loads:
+                row["other_load"][fw] = loads
+        data["cpu"].append(row)
+    data["raw"] = {f"{fw}.{s}": cells[(fw, s)] for fw, s in cells}
+    return data
+
+
+def direction_note(better, unit):
+    if better == "higher":
+        return "higher"
+    return "lower"
+
+
+def write_md(data, path, svg_name):
+    meta = data["meta"]
+    fws = meta["frameworks"]
+    v = meta["versions"]
+    mach = meta["machine"]
+    L = []
+    L.append("# brisk side-by-side benchmark")
+    L.append("")
+    L.append(f"- **Date:** {meta['date']}")
+    L.append(f"- **Command:** `{meta['command']}` (mode `{meta['mode']}`: "
+             f"R={meta['reps']} repetition(s) of {meta['duration_s']} s per throughput cell "
+             f"after a {meta['warmup_s']} s warm-up; median reported)")
+    L.append(f"- **Run time:** {meta['total_s']} s in all — setup/builds {meta['build_s']} s, "
+             f"measurement {meta['measure_s']} s")
+    L.append(f"- **Machine:** {mach['nproc']} cores, {mach['cpu_model']}, {mach['mem_total']} RAM, "
+             f"{mach['kernel']}; open-files limit {meta['nofile_limit']}")
+    L.append(f"- **Versions:** {v['rustc']}; brisk {v['brisk']}; axum {v['axum']} "
+             f"(tokio {v['tokio']}); actix-web {v['actix-web']}; Python {v['python']}, "
+             f"FastAPI {v['fastapi']}, Starlette {v['starlette']}, pydantic {v['pydantic']}, "
+             f"uvicorn {v['uvicorn']} (uvloop {v['uvloop']}, httptools {v['httptools']}); "
+             f"wrk {v['wrk']}")
+    L.append(f"- **How cores were shared:** server and load generator run on the same "
+             f"{mach['nproc']} cores, unpinned. Each server may use all {mach['nproc']} "
+             f"(axum: tokio multi-thread with {mach['nproc']} workers; actix-web: "
+             f"{mach['nproc']} workers; uvicorn 1 or 2 processes; brisk: its default). "
+             f"wrk runs with 1 thread and {meta['connections']} connections, so it can take at "
+             f"most one core; the CPU each side actually used is in the second table. "
+             f"The scripted scenarios (blocking, fanin, idle) use one single-threaded Python "
+             f"asyncio client.")
+    other = sorted({part.split("×")[0] for row in data["cpu"] for ls in row["other_load"].values()
+                    for x in ls for part in x.split(",") if part})
+    if other:
+        L.append(f"- **⚠ Other CPU load seen during some cells (marked †):** {', '.join(other)} "
+                 f"(e.g. a concurrent cargo build); those numbers are noisier.")
+    L.append("")
+    na = [f for f in data["frameworks"] if f["status"] != "ok"]
+    for f in na:
+        L.append(f"> **{f['label']}: n/a** — {f['message']}")
+    if na:
+        L.append("")
+
+    # main table
+    head = ["scenario / metric", "better"] + [LABELS[f] for f in fws]
+    show_ra = "brisk" in fws and "axum" in fws
+    show_rf = "brisk" in fws and "fastapi-1w" in fws
+    if show_ra:
+        head.append("brisk/axum")
+    if show_rf:
+        head.append("brisk/FastAPI(1w)")
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---"] + ["---"] + ["---:"] * (len(head) - 2)) + "|")
+    footnotes = []
+    for m in data["metrics"]:
+        cells = [f"{m['label']} ({m['unit']})", m["better"]]
+        for fw in fws:
+            c = fmt(m["values"].get(fw), m["unit"])
+            if fw in m.get("other_load", []):
+                c += " †"
+            if fw in m["flags"]:
+                footnotes.append(f"{LABELS[fw]}, {m['label']}: {m['flags'][fw]}")
+                c += f" ⚠{len(footnotes)}"
+            cells.append(c)
+        if show_ra:
+            cells.append(fmt_ratio(m["ratio_brisk_axum"]))
+        if show_rf:
+            cells.append(fmt_ratio(m["ratio_brisk_fastapi1w"]))
+        L.append("| " + " | ".join(cells) + " |")
+    conf = ["endpoint conformance check (all six endpoints, 422s)", "✓ = pass"]
+    for f in data["frameworks"]:
+        if f["status"] != "ok" or f["check"] is None:
+            conf.append("n/a")
+        elif f["check"]["ok"]:
+            conf.append("✓")
+        else:
+            footnotes.append(f"{f['label']} failed the conformance check: "
+                             + "; ".join(f["check"]["failures"])[:400])
+            conf.append(f"✗ ⚠{len(footnotes)}")
+    conf += [""] * (len(head) - len(conf))
+    L.append("| " + " | ".join(conf) + " |")
+    L.append("")
+    L.append("Reading it: each throughput cell is the **median** of R runs (all runs are in "
+             "the JSON). *better* says which direction wins for that row. The ratio columns "
+             "are brisk's value divided by the other framework's, for every row: on req/s "
+             "rows above 1× means brisk is faster; on time, latency and memory rows below 1× "
+             "means brisk is better. `>60` means it had not finished after 60 s; `n/a` means "
+             "the framework did not build or start.")
+    L.append("")
+    if other:
+        L.append("- † another CPU-heavy process (" + ", ".join(other) + ") was running during "
+                 "at least one repetition of this cell; treat it as noisy.")
+    sat = sorted({LABELS[fw] for row in data["cpu"] for fw, c in row["wrk_cores"].items()
+                  if c >= 0.85})
+    if sat:
+        L.append(f"- wrk used ≥ 0.85 of a core while measuring {', '.join(sat)}: with server and "
+                 "load generator sharing the machine's cores, the load generator is then close to "
+                 "being the limit, so gaps of 10–20 % between the Rust frameworks are within what "
+                 "this machine can resolve.")
+    if footnotes:
+        for i, n in enumerate(footnotes, 1):
+            L.append(f"- ⚠{i} {n}")
+        L.append("")
+
+    if other or sat:
+        L.append("")
+    if data["cpu"]:
+        L.append("CPU actually used during the throughput cells (cores = CPU seconds / wall "
+                 "seconds, median of R runs; the machine has "
+                 f"{mach['nproc']}):")
+        L.append("")
+        h = ["scenario"] + [f"{LABELS[f]} server / wrk" for f in fws]
+        L.append("| " + " | ".join(h) + " |")
+        L.append("|" + "|".join(["---"] + ["---:"] * len(fws)) + "|")
+        for row in data["cpu"]:
+            cells = [row["scenario"]]
+            for fw in fws:
+                if fw in row["server_cores"]:
+                    cells.append(f"{row['server_cores'][fw]:.2f} / {row['wrk_cores'][fw]:.2f}")
+                else:
+                    cells.append("n/a")
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+
+    L.append(f"![requests per second]({svg_name})")
+    L.append("")
+    L.append("Scenario details: throughput rows use `wrk -t1 -c64 --latency` for "
+             f"{meta['duration_s']} s per run; `blocking` is {meta['blocking_n']} concurrent "
+             "`POST /delay` (an async handler that calls a blocking 1 s sleep — the pitfall), each "
+             "on its own connection, plus one `GET /` on a fresh connection 100 ms later; "
+             f"`fanin` is {meta['fanin_n']:,} concurrent `GET /sleep` (a non-blocking 1 s sleep) "
+             f"after one warm-up round (at most 64 connects in flight at a time), median of R; `idle` opens {meta['idle_n']:,} keep-alive "
+             "connections to a freshly started server, sends one `GET /` on each, then sums "
+             "VmRSS over the server's process group. uvicorn runs with `--timeout-keep-alive 300` "
+             "and actix-web with `keep_alive(300 s)` so the idle connections are not dropped by "
+             "their 5 s default; hyper (axum) has no idle timeout.")
+    L.append("")
+    L.append(f"Raw per-repetition numbers: `bench/results/raw/{meta['stamp']}/`.")
+    L.append("")
+    open(path, "w").write("\n".join(L))
+
+
+def write_svg(data, path):
+    meta = data["meta"]
+    fws = meta["frameworks"]
+    scen = [s for s in THROUGHPUT if s in meta["scenarios"]]
+    vals = {}
+    for m in data["metrics"]:
+        if m["metric"] == "rps":
+            vals[m["scenario"]] = m["values"]
+    nums = [v for s in scen for v in vals.get(s, {}).values() if isinstance(v, (int, float)) and v > 0]
+    W, H = 960, 540
+    left, right, top, bottom = 90, 30, 70, 110
+    pw, ph = W - left - right, H - top - bottom
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+           f'viewBox="0 0 {W} {H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{W / 2}" y="30" text-anchor="middle" font-size="20" font-weight="bold">'
+           'Requests per second (higher is better, log scale)</text>',
+           f'<text x="{W / 2}" y="52" text-anchor="middle" font-size="13" fill="#444">'
+           f'{escape(meta["date"])} · {meta["machine"]["nproc"]} cores · wrk -t1 -c{meta["connections"]} · '
+           f'median of {meta["reps"]} × {meta["duration_s"]} s</text>']
+    if not nums or not scen:
+        out.append(f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" font-size="16">'
+                   'no throughput results in this run</text></svg>')
+        open(path, "w").write("\n".join(out))
+        return
+    lo = 10 ** math.floor(math.log10(min(nums)))
+    hi = None
+    d = lo
+    while hi is None:
+        for k in (1, 2, 5):
+            if d * k >= max(nums) * 1.15:
+                hi = d * k
+                break
+        d *= 10
+    if hi / lo < 10:
+        hi = lo * 10
+
+    def y(v):
+        return top + ph - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
+
+    # grid
+    d = lo
+    while d <= hi * 1.0001:
+        for k in (1, 2, 5):
+            g = d * k
+            if g > hi * 1.0001:
+                break
+            yy = y(g)
+            major = k == 1
+            out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
+                       f'stroke="{"#bbb" if major else "#e5e5e5"}" stroke-width="1"/>')
+            out.append(f'<text x="{left - 8}" y="{yy + 4:.1f}" text-anchor="end" font-size="12" '
+                       f'fill="{"#333" if major else "#888"}">{short_rps(g)}</text>')
+        d *= 10
+    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" font-size="13" '
+               f'transform="rotate(-90 22 {top + ph / 2})">requests / s</text>')
+    gw = pw / len(scen)
+    bw = min(36, (gw - 30) / len(fws))
+    for i, s in enumerate(scen):
+        gx = left + i * gw + (gw - bw * len(fws)) / 2
+        for j, fw in enumerate(fws):
+            v = vals.get(s, {}).get(fw)
+            x = gx + j * bw
+            if isinstance(v, (int, float)) and v > 0:
+                yy = y(v)
+                out.append(f'<rect x="{x + 2:.1f}" y="{yy:.1f}" width="{bw - 4:.1f}" '
+                           f'height="{top + ph - yy:.1f}" fill="{COLORS[fw]}"/>')
+                out.append(f'<text x="{x + bw / 2:.1f}" y="{yy - 5:.1f}" text-anchor="middle" '
+                           f'font-size="11">{short_rps(v)}</text>')
+            else:
+                out.append(f'<text x="{x + bw / 2:.1f}" y="{top + ph - 6}" text-anchor="middle" '
+                           f'font-size="11" fill="#888">n/a</text>')
+        label = {"hello": "hello  GET /", "params": "params  GET /items/5",
+                 "body": "body  POST /items 1 KB", "sync": "sync  GET /sync"}[s]
+        out.append(f'<text x="{left + i * gw + gw / 2:.1f}" y="{top + ph + 22}" '
+                   f'text-anchor="middle" font-size="14" font-weight="bold">{escape(label)}</text>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#333"/>')
+    # legend
+    lx = left
+    ly = H - 40
+    for fw in fws:
+        st = next(f for f in data["frameworks"] if f["key"] == fw)
+        name = LABELS[fw] + ("" if st["status"] == "ok" else " (n/a)")
+        out.append(f'<rect x="{lx}" y="{ly - 12}" width="16" height="16" fill="{COLORS[fw]}"/>')
+        out.append(f'<text x="{lx + 22}" y="{ly + 1}" font-size="14">{escape(name)}</text>')
+        lx += 40 + 9 * len(name)
+    out.append("</svg>")
+    open(path, "w").write("\n".join(out))
+
+
+def fill_readme(data, readme, md_name):
+    """Replace the machine block of bench/README.md with this run's machine."""
+    meta = data["meta"]
+    mach, v = meta["machine"], meta["versions"]
+    try:
+        text = open(readme).read()
+    except OSError:
+        return
+    begin = text.find("<!-- machine:begin")
+    end = text.find("<!-- machine:end -->")
+    if begin < 0 or end < 0:
+        return
+    begin = text.index("\n", begin) + 1
+    block = "\n".join([
+        f"Last `{meta['command']}` ({meta['date']}, results in "
+        f"[`results/{md_name}`](results/{md_name})):",
+        "",
+        f"- CPU: {mach['nproc']} cores, {mach['cpu_model']}; RAM {mach['mem_total']}",
+        f"- Kernel: {mach['kernel']}; open-files limit {meta['nofile_limit']}",
+        f"- Toolchain: {v['rustc']}; Python {v['python']}; wrk {v['wrk']}",
+        f"- Run time: {meta['total_s']} s (setup/builds {meta['build_s']} s, "
+        f"measurement {meta['measure_s']} s)",
+        "",
+    ])
+    open(readme, "w").write(text[:begin] + block + text[end:])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--raw", required=True)
+    p.add_argument("--out", required=True, help="path prefix, e.g. bench/results/latest")
+    p.add_argument("--readme", help="README whose machine block to refresh")
+    a = p.parse_args()
+    data = build(a.raw)
+    with open(os.path.join(a.raw, "all.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    summary = {k: v for k, v in data.items() if k != "raw"}
+    with open(a.out + ".json", "w") as f:
+        json.dump(summary, f, indent=1)
+    write_svg(data, a.out + ".svg")
+    write_md(data, a.out + ".md", os.path.basename(a.out) + ".svg")
+    if a.readme:
+        fill_readme(data, a.readme, os.path.basename(a.out) + ".md")
+
+
+if __name__ == "__main__":
+    main()
