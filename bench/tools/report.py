@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 LABELS = {
     "brisk": "brisk",
+    "brisk-nowd": "brisk (watchdog off)",
     "axum": "axum",
     "actix": "actix-web",
     "fastapi-1w": "FastAPI (1w)",
@@ -21,6 +22,7 @@ LABELS = {
 }
 COLORS = {
     "brisk": "#d62728",
+    "brisk-nowd": "#ff9896",
     "axum": "#1f77b4",
     "actix": "#2ca02c",
     "fastapi-1w": "#ff7f0e",

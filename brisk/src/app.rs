@@ -5,6 +5,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -386,6 +387,10 @@ impl App {
             shutdown: Mutex::new(self.shutdown),
             docs_urls: self.docs_urls,
             openapi: OnceLock::new(),
+            limits: Limits::from_config(config),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            retire: tokio::sync::Notify::new(),
         })
     }
 }
@@ -403,6 +408,58 @@ impl StateMap {
         self.0
             .get(&TypeId::of::<T>())
             .and_then(|b| Arc::clone(b).downcast().ok())
+    }
+}
+
+/// Per-process limits, from the server configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) keep_alive: Duration,
+    pub(crate) max_header_size: usize,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) max_requests: Option<u64>,
+    pub(crate) request_timeout: Option<Duration>,
+}
+
+impl Limits {
+    fn from_config(config: &ServerConfig) -> Self {
+        // Jitter spreads workers' retirements; a hash of pid and clock is
+        // random enough for that and needs no RNG dependency.
+        let jitter = match config.limit_max_requests_jitter {
+            0 => 0,
+            j => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::from(d.subsec_nanos()));
+                (u64::from(std::process::id()).wrapping_mul(2_654_435_761) ^ nanos) % (j + 1)
+            }
+        };
+        Limits {
+            keep_alive: Duration::from_secs_f64(config.timeout_keep_alive.max(0.001)),
+            max_header_size: config.limit_max_header_size,
+            concurrency: config.limit_concurrency,
+            max_requests: config.limit_max_requests.map(|n| n + jitter),
+            request_timeout: config.timeout_request.map(Duration::from_secs_f64),
+        }
+    }
+}
+
+/// One request counted against `--limit-concurrency`.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        if counter.fetch_add(1, Ordering::AcqRel) >= limit {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlight(counter))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -442,9 +499,21 @@ pub(crate) struct AppShared {
     pub(crate) shutdown: Mutex<Vec<Hook>>,
     pub(crate) docs_urls: DocsUrls,
     openapi: OnceLock<Bytes>,
+    pub(crate) limits: Limits,
+    in_flight: AtomicUsize,
+    served: AtomicU64,
+    retire: tokio::sync::Notify,
 }
 
 impl AppShared {
+    /// Resolves once this process has served `--limit-max-requests` requests.
+    pub(crate) async fn retired(&self) {
+        if self.limits.max_requests.is_none() {
+            return std::future::pending().await;
+        }
+        self.retire.notified().await;
+    }
+
     /// The OpenAPI document as JSON bytes, generated on first use.
     pub(crate) fn openapi_document(&self) -> Bytes {
         self.openapi
@@ -501,28 +570,56 @@ impl AppShared {
         let (resp, route) = match self.router.route(&parts.method, parts.uri.path()) {
             RouteMatch::Found(op, params) => {
                 let op = Arc::clone(op);
+                let _slot = match self.limits.concurrency {
+                    Some(limit) => match InFlight::enter(&self.in_flight, limit) {
+                        Some(slot) => Some(slot),
+                        None => {
+                            tracing::warn!(
+                                limit,
+                                route = op.path,
+                                "concurrency limit reached; answered 503"
+                            );
+                            return HttpError::new(503, "Service Unavailable").into_response();
+                        }
+                    },
+                    None => None,
+                };
                 let mut cx =
                     RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(&op));
-                let (mut resp, outcome) =
-                    match AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind().await {
-                        Ok(resp) => {
-                            let status = resp.status();
-                            (resp, Outcome::Response(status))
-                        }
-                        Err(panic) => {
-                            let message = panic_message(&panic).to_owned();
-                            tracing::error!(
-                                method = %op.method,
-                                route = op.path,
-                                panic = message,
-                                "handler panicked; answered 500, still serving"
-                            );
-                            // Function-scoped teardown the handler did not get to.
-                            let outcome = Outcome::Panicked(message);
-                            cx.scope().run_function_cleanups(&outcome).await;
-                            (internal_server_error(), outcome)
-                        }
-                    };
+                let run = AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind();
+                let result = match op.timeout.or(self.limits.request_timeout) {
+                    None => Ok(run.await),
+                    Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| limit),
+                };
+                let (mut resp, outcome) = match result {
+                    Err(limit) => {
+                        tracing::warn!(
+                            method = %op.method,
+                            route = op.path,
+                            limit_ms = limit.as_millis() as u64,
+                            "request timed out; answered 504 and cancelled the handler"
+                        );
+                        let resp = HttpError::new(504, "Gateway Timeout").into_response();
+                        (resp, Outcome::Response(StatusCode::GATEWAY_TIMEOUT))
+                    }
+                    Ok(Ok(resp)) => {
+                        let status = resp.status();
+                        (resp, Outcome::Response(status))
+                    }
+                    Ok(Err(panic)) => {
+                        let message = panic_message(&panic).to_owned();
+                        tracing::error!(
+                            method = %op.method,
+                            route = op.path,
+                            panic = message,
+                            "handler panicked; answered 500, still serving"
+                        );
+                        // Function-scoped teardown the handler did not get to.
+                        let outcome = Outcome::Panicked(message);
+                        cx.scope().run_function_cleanups(&outcome).await;
+                        (internal_server_error(), outcome)
+                    }
+                };
                 if let Some(after) =
                     std::mem::take(cx.scope()).into_after_response(outcome, Arc::clone(&self.pool))
                 {
@@ -539,6 +636,15 @@ impl AppShared {
         };
         if let Some((method, uri)) = logged {
             access_log(&method, &uri, route.as_deref(), resp.status(), started);
+        }
+        if let Some(max) = self.limits.max_requests
+            && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
+        {
+            tracing::info!(
+                requests = max,
+                "reached --limit-max-requests; retiring this process gracefully"
+            );
+            self.retire.notify_one();
         }
         resp
     }

@@ -27,7 +27,10 @@ where
 {
     let op = cx.operation();
     let watchdog = &cx.app.watchdog;
-    if watchdog.policy() == BlockingPolicy::Off || watchdog::on_pool_thread() {
+    // Even with the policy off, polls still mark their worker as busy (two
+    // atomic stores): a worker process uses that to stop accepting while its
+    // event loop is occupied. Only detection and containment are off.
+    if watchdog::on_pool_thread() {
         fut.await
     } else if watchdog.is_contained(op.id) {
         let handle = tokio::runtime::Handle::current();

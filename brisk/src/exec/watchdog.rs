@@ -221,6 +221,32 @@ impl Watchdog {
         CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(self), lane)));
     }
 
+    /// How many worker threads of `lane` are inside a handler poll right now.
+    pub(crate) fn busy_workers(&self, lane: u32) -> usize {
+        self.slots
+            .lock()
+            .expect("slots lock")
+            .iter()
+            .filter(|s| s.lane == lane && s.state.load(Ordering::Acquire) % 2 == 1)
+            .count()
+    }
+
+    /// Whether `lane` is occupied by user code: every worker is inside a
+    /// handler poll, and the watchdog has not (yet) declared it stalled —
+    /// once it has, connections go to a spare event loop instead.
+    pub(crate) fn lane_occupied(&self, lane: u32) -> bool {
+        let Some(health) = self
+            .lanes
+            .lock()
+            .expect("lanes lock")
+            .get(lane as usize)
+            .cloned()
+        else {
+            return false;
+        };
+        !health.is_stalled() && self.busy_workers(lane) >= health.workers
+    }
+
     /// Whether requests for operation `id` must run on the thread pool.
     pub(crate) fn is_contained(&self, id: usize) -> bool {
         self.policy == BlockingPolicy::Contain

@@ -68,6 +68,9 @@ pub struct Operation {
     pub tags: &'static [&'static str],
     /// The generated request handler.
     pub handler: HandlerFn,
+    /// Time limit for one request (`timeout = "2s"`): past it, 504 and the
+    /// async handler is cancelled.
+    pub timeout: Option<std::time::Duration>,
     /// The success response's schema, when the return type has one.
     pub response_doc:
         fn(&mut schemars::SchemaGenerator) -> Option<crate::openapi::probe::ResponseDoc>,
@@ -109,6 +112,7 @@ impl Operation {
             tags: &[],
             handler,
             response_doc: |_| None,
+            timeout: None,
             id: 0,
         }
     }
@@ -128,6 +132,12 @@ impl Operation {
     /// Adds dependencies run for their side effects.
     pub fn dependencies(mut self, deps: Vec<DepRef>) -> Self {
         self.dependencies.extend(deps);
+        self
+    }
+
+    /// Sets the request time limit (overrides `--timeout-request`).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

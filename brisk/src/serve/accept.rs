@@ -19,12 +19,23 @@ use super::lanes::Dispatcher;
 const FIRST_BYTES_WAIT: Duration = Duration::from_secs(5);
 
 /// Accepts until `shutdown` resolves. Runs inside the acceptor runtime.
+///
+/// As one of several worker processes sharing the socket (`shared = true`),
+/// it takes a connection only when its main event loop can start on it:
+/// while every event-loop thread is running user code, connections stay in
+/// the kernel's queue for a worker that is free (the balance uvicorn's
+/// workers get by being single-threaded), and each accepted connection is
+/// picked up before the next is taken.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     dispatcher: Arc<Dispatcher>,
     shutdown: impl Future<Output = ()>,
+    shared: bool,
 ) {
     tokio::pin!(shutdown);
+    if shared {
+        return shared_accept_loop(listener, dispatcher, shutdown).await;
+    }
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -33,7 +44,9 @@ pub(crate) async fn accept_loop(
                     tokio::spawn(async move {
                         let _ = tokio::time::timeout(FIRST_BYTES_WAIT, stream.readable()).await;
                         match stream.into_std() {
-                            Ok(std_stream) => dispatcher.dispatch(std_stream, peer),
+                            Ok(std_stream) => {
+                                let _ = dispatcher.dispatch(std_stream, peer);
+                            }
                             Err(e) => tracing::debug!(%peer, error = %e, "could not hand off connection"),
                         }
                     });
@@ -46,5 +59,56 @@ pub(crate) async fn accept_loop(
             },
             () = &mut shutdown => break,
         }
+    }
+}
+
+/// How long a worker waits for a new connection's first bytes before
+/// handing it on, when sharing the socket (it accepts one at a time).
+const SHARED_FIRST_BYTES_WAIT: Duration = Duration::from_millis(5);
+
+/// The longest a worker keeps the next connection waiting for its own event
+/// loop to start on the previous one.
+const PICKUP_WAIT: Duration = Duration::from_millis(20);
+
+async fn shared_accept_loop(
+    listener: TcpListener,
+    dispatcher: Arc<Dispatcher>,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) {
+    loop {
+        // Busy: leave the next connection to another worker.
+        while dispatcher.main_loop_occupied() {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                () = &mut shutdown => return,
+            }
+        }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let _ = tokio::time::timeout(SHARED_FIRST_BYTES_WAIT, stream.readable()).await;
+        let conn = match stream.into_std() {
+            Ok(std_stream) => dispatcher.dispatch(std_stream, peer),
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "could not hand off connection");
+                continue;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + PICKUP_WAIT;
+        while conn.is_waiting() && tokio::time::Instant::now() < deadline {
+            // The acceptor thread runs nothing else that matters meanwhile.
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        // Give the event loop a moment to enter the handler before checking
+        // whether it is occupied.
+        std::thread::sleep(Duration::from_micros(200));
     }
 }

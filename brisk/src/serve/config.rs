@@ -52,6 +52,47 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_BLOCKING_THRESHOLD_MS")]
     pub blocking_threshold_ms: Option<u64>,
 
+    /// Worker processes sharing the listening socket, under a supervisor
+    /// (1: one process, no supervisor).
+    #[arg(long, env = "BRISK_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+
+    /// Seconds a worker's event loop may go without answering the
+    /// supervisor's health check before it is killed and replaced.
+    #[arg(long, env = "BRISK_TIMEOUT_WORKER_HEALTHCHECK", default_value_t = 5.0)]
+    pub timeout_worker_healthcheck: f64,
+
+    /// Requests handled at once per process; beyond it, 503 at once [default: unlimited].
+    #[arg(long, env = "BRISK_LIMIT_CONCURRENCY")]
+    pub limit_concurrency: Option<usize>,
+
+    /// A worker retires gracefully (and is replaced) after this many requests [default: never].
+    #[arg(long, env = "BRISK_LIMIT_MAX_REQUESTS")]
+    pub limit_max_requests: Option<u64>,
+
+    /// Up to this many extra requests, chosen at random per worker, so that
+    /// workers do not all retire at once.
+    #[arg(long, env = "BRISK_LIMIT_MAX_REQUESTS_JITTER", default_value_t = 0)]
+    pub limit_max_requests_jitter: u64,
+
+    /// Seconds an idle keep-alive connection stays open; also the time a
+    /// client has to send a complete request head (slow-loris protection).
+    #[arg(long, env = "BRISK_TIMEOUT_KEEP_ALIVE", default_value_t = 5.0)]
+    pub timeout_keep_alive: f64,
+
+    /// Default time limit in seconds for one request; past it, 504 and the
+    /// async handler is cancelled. An operation's `timeout = "..."` wins [default: none].
+    #[arg(long, env = "BRISK_TIMEOUT_REQUEST")]
+    pub timeout_request: Option<f64>,
+
+    /// Largest request head (request line and headers) in bytes; larger: 431.
+    #[arg(long, env = "BRISK_LIMIT_MAX_HEADER_SIZE", default_value_t = 65536)]
+    pub limit_max_header_size: usize,
+
+    /// The listen backlog: connections the kernel queues before they are accepted.
+    #[arg(long, env = "BRISK_BACKLOG", default_value_t = 2048)]
+    pub backlog: i32,
+
     /// Do not log one line per request.
     #[arg(long, env = "BRISK_NO_ACCESS_LOG")]
     pub no_access_log: bool,

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 
@@ -42,7 +42,8 @@ impl PendingConn {
         self.stream.lock().expect("pending lock").take()
     }
 
-    fn is_waiting(&self) -> bool {
+    /// Not yet picked up by an event loop.
+    pub(crate) fn is_waiting(&self) -> bool {
         self.stream.lock().expect("pending lock").is_some()
     }
 }
@@ -52,6 +53,24 @@ pub(crate) struct Lane {
     handle: tokio::runtime::Handle,
     health: Arc<LaneHealth>,
     pending: Mutex<Vec<Arc<PendingConn>>>,
+}
+
+/// hyper-util's auto builder (HTTP/1.1 and h2c) with the app's limits: the
+/// keep-alive timeout doubles as the request-head timeout (hyper starts that
+/// timer while waiting for a head, idle or not), and the head size limit
+/// answers 431.
+fn connection_builder(app: &AppShared) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.limits.keep_alive)
+        .max_buf_size(app.limits.max_header_size.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(app.limits.max_header_size as u32);
+    builder
 }
 
 /// Hands accepted connections to lanes and serves them there.
@@ -66,11 +85,12 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     /// The main event loop with `workers` threads, and one spare lane.
     pub(crate) fn new(app: Arc<AppShared>, workers: Option<usize>) -> std::io::Result<Arc<Self>> {
+        let builder = Arc::new(connection_builder(&app));
         let dispatcher = Arc::new(Dispatcher {
             app,
             lanes: RwLock::new(Vec::new()),
             runtimes: Mutex::new(Vec::new()),
-            builder: Arc::new(auto::Builder::new(TokioExecutor::new())),
+            builder,
             graceful: Mutex::new(Some(GracefulShutdown::new())),
         });
         dispatcher.add_lane(workers)?;
@@ -123,12 +143,25 @@ impl Dispatcher {
         }
     }
 
-    /// Serves `stream` on a lane that is not blocked.
-    pub(crate) fn dispatch(self: &Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr) {
-        self.dispatch_pending(Arc::new(PendingConn {
+    /// Serves `stream` on a lane that is not blocked; returns the handle the
+    /// lane claims it through.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+    ) -> Arc<PendingConn> {
+        let conn = Arc::new(PendingConn {
             stream: Mutex::new(Some(stream)),
             peer,
-        }));
+        });
+        self.dispatch_pending(Arc::clone(&conn));
+        conn
+    }
+
+    /// Whether the main event loop is fully occupied by user code right now
+    /// (and not yet declared blocked).
+    pub(crate) fn main_loop_occupied(&self) -> bool {
+        self.app.watchdog.lane_occupied(0)
     }
 
     fn dispatch_pending(self: &Arc<Self>, conn: Arc<PendingConn>) {
@@ -166,7 +199,7 @@ impl Dispatcher {
         for conn in queued {
             if let Some(stream) = conn.take() {
                 moved += 1;
-                self.dispatch(stream, conn.peer);
+                let _ = self.dispatch(stream, conn.peer);
             }
         }
         if moved > 0 {
@@ -210,6 +243,11 @@ impl Dispatcher {
         handle.block_on(fut)
     }
 
+    /// A handle to the main event loop.
+    pub(crate) fn main_handle(&self) -> tokio::runtime::Handle {
+        self.lanes.read().expect("lanes lock")[0].handle.clone()
+    }
+
     /// Shuts the lanes' runtimes down (call outside any async context).
     pub(crate) fn shutdown_runtimes(&self) {
         let runtimes = std::mem::take(&mut *self.runtimes.lock().expect("runtimes lock"));
@@ -227,13 +265,11 @@ async fn serve_connection(
     peer: SocketAddr,
 ) {
     // Read what the client already sent before registering (see `prefixed`).
-    let mut first = vec![0u8; 8192];
+    let mut first = [0u8; 4096];
     let prefix = match (&stream).read(&mut first) {
         Ok(0) => return, // closed before sending anything
-        Ok(n) => {
-            first.truncate(n);
-            Bytes::from(first)
-        }
+        // Exactly-sized: this buffer lives as long as the connection.
+        Ok(n) => Bytes::copy_from_slice(&first[..n]),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Bytes::new(),
         Err(e) => {
             return tracing::debug!(%peer, error = %e, "connection failed before its first request");

@@ -15,6 +15,7 @@ mod accept;
 mod config;
 mod lanes;
 mod prefixed;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,14 +33,42 @@ use crate::exec::watchdog::{self, LaneHealth};
 use lanes::Dispatcher;
 
 /// Installs the `tracing` subscriber (stderr, level from the config or
-/// `RUST_LOG`); does nothing if the application installed one already.
+/// `RUST_LOG`); does nothing if the application installed one already. With
+/// `--workers`, every line starts with the writing process's pid.
 pub fn init_logging(config: &ServerConfig) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_level.clone());
-    let _ = tracing_subscriber::fmt()
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(ansi);
+    let _ = if config.workers > 1 || workers::is_worker() {
+        builder
+            .event_format(WithPid(tracing_subscriber::fmt::format().with_ansi(ansi)))
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Prefixes each log line with `[pid]`, as uvicorn does with workers.
+struct WithPid<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithPid<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "[{}] ", std::process::id())?;
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 /// Builds one event loop for `app`: `threads` workers (default: one per
@@ -73,21 +102,48 @@ pub(crate) fn build_runtime(
 }
 
 /// Serves `app` until SIGINT/SIGTERM; returns the process exit code.
+///
+/// With `--workers N` (N > 1) this process becomes the supervisor and the
+/// app is served by N worker processes (see [`workers`](self::workers)).
 pub fn run(app: App, config: ServerConfig) -> i32 {
     init_logging(&config);
+    if config.workers > 1 && !workers::is_worker() {
+        return workers::supervise(config);
+    }
     let shared = app.into_shared(&config);
-    let addr = format!("{}:{}", config.host, config.port);
-    let listener = match std::net::TcpListener::bind(&addr) {
+    let listener = if workers::is_worker() {
+        workers::inherited_listener()
+    } else {
+        workers::bind(&config)
+    };
+    let listener = match listener {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(%addr, error = %e, "could not bind");
+            tracing::error!(host = %config.host, port = config.port, error = %e, "could not bind");
             return 1;
         }
     };
     let grace = Duration::from_secs(config.timeout_graceful_shutdown);
-    match Server::new(shared, listener, config.event_loop_threads) {
+    // N worker processes share the CPUs: by default each gets cores / N
+    // event-loop threads (at least one), like uvicorn's one loop per worker.
+    let threads = config.event_loop_threads.or_else(|| {
+        workers::is_worker().then(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / config.workers.max(1)).max(1)
+        })
+    });
+    match Server::new(shared, listener, threads) {
         Ok(server) => {
-            server.run(shutdown_signal(), grace);
+            let retire = Arc::clone(&server.app);
+            server.run(
+                async move {
+                    tokio::select! {
+                        () = shutdown_signal() => {}
+                        () = retire.retired() => {}
+                    }
+                },
+                grace,
+            );
             tracing::info!("shutdown complete");
             0
         }
@@ -159,7 +215,18 @@ impl Server {
                     "brisk serving on http://{local} (press Ctrl+C to quit)"
                 );
             }
-            accept::accept_loop(listener, Arc::clone(&dispatcher), shutdown).await;
+            if let Some(health) = workers::health_socket() {
+                dispatcher
+                    .main_handle()
+                    .spawn(workers::answer_health_checks(health));
+            }
+            accept::accept_loop(
+                listener,
+                Arc::clone(&dispatcher),
+                shutdown,
+                workers::is_worker(),
+            )
+            .await;
             dispatcher.drain(grace).await;
         });
         let shutdown_hooks = app.take_hooks(false);
