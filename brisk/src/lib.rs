@@ -68,6 +68,11 @@ pub mod __private {
     pub use http;
 }
 
+/// The README's example is compiled as a doctest, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Collects path operations for [`App::routes`].
 ///
 /// ```
