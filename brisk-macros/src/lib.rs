@@ -326,6 +326,26 @@ fn unwrap_args(args: &[Ident], on_invalid: TokenStream2) -> TokenStream2 {
     }
 }
 
+/// `"2s"`, `"500ms"`, `"1.5s"`, `"1m"` → seconds.
+fn parse_duration(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        return None;
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0)
+        .map(|v| v * scale)
+}
+
 /// `[a, b]` as a list of paths.
 fn path_list(expr: &Expr) -> syn::Result<Vec<syn::Path>> {
     match expr {
@@ -402,6 +422,16 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 builder.push(quote!(.description(#value)));
             }
             "include_in_schema" => builder.push(quote!(.include_in_schema(#value))),
+            "timeout" => {
+                let text = lit_str(value)?;
+                let secs = parse_duration(&text.value()).ok_or_else(|| {
+                    syn::Error::new_spanned(
+                        &text,
+                        "expected a duration like \"2s\", \"500ms\" or \"1.5s\"",
+                    )
+                })?;
+                builder.push(quote!(.timeout(::std::time::Duration::from_secs_f64(#secs))));
+            }
             "dependencies" => {
                 let deps = path_list(value)?;
                 builder.push(quote!(.dependencies(::std::vec![#(::brisk::depends::DepRef::of::<#deps>()),*])));
@@ -409,7 +439,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
             _ => {
                 return Err(syn::Error::new_spanned(
                     key,
-                    "unknown option; expected one of: status, tags, summary, description, dependencies, include_in_schema",
+                    "unknown option; expected one of: status, tags, summary, description, dependencies, include_in_schema, timeout",
                 ));
             }
         }
