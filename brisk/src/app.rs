@@ -629,7 +629,7 @@ impl AppShared {
             }
             RouteMatch::MethodNotAllowed(allow) => {
                 let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
-                resp.headers_mut().insert(ALLOW, allow.clone());
+                resp.headers_mut().insert(ALLOW, allow);
                 (resp, None)
             }
             RouteMatch::NotFound => (HttpError::not_found("Not Found").into_response(), None),

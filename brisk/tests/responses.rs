@@ -146,3 +146,29 @@ fn head_is_answered_by_the_get_operation() {
     let resp = client().request(http::Method::HEAD, "/text").send();
     assert_eq!(resp.status(), 200);
 }
+
+#[get("/users/me")]
+async fn users_me() -> &'static str {
+    "me"
+}
+
+#[put("/users/{username}")]
+async fn put_user(username: String) -> String {
+    format!("put {username}")
+}
+
+#[test]
+fn a_static_route_does_not_hide_another_routes_method() {
+    // As in Starlette: GET /users/me exists, but PUT /users/me is
+    // /users/{username}'s; 405 only when no route has the method.
+    let client = TestClient::new(App::new().routes(routes![users_me, put_user]));
+    assert_eq!(client.get("/users/me").send().text(), "me");
+    assert_eq!(client.put("/users/me").send().text(), "put me");
+    let resp = client.delete("/users/me").send();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(
+        resp.header("allow"),
+        Some("GET, PUT"),
+        "every route matching the path counts"
+    );
+}

@@ -19,7 +19,7 @@ pub(crate) enum RouteMatch<'a> {
     /// An operation, with the percent-decoded path parameters.
     Found(&'a Arc<Operation>, Vec<(Box<str>, String)>),
     /// The path exists but not for this method; the `Allow` header value.
-    MethodNotAllowed(&'a HeaderValue),
+    MethodNotAllowed(HeaderValue),
     /// No route has this path.
     NotFound,
 }
@@ -119,8 +119,46 @@ impl Router {
                     .collect();
                 RouteMatch::Found(op, params)
             }
-            None => RouteMatch::MethodNotAllowed(&entry.allow),
+            // matchit prefers `/users/me` over `/users/{username}`; Starlette
+            // tries every route in turn and answers 405 only if none has the
+            // method. On this (rare) path, look for another template that
+            // matches and has it.
+            None => match self.other_route_with_method(method, path) {
+                Some(found) => found,
+                None => RouteMatch::MethodNotAllowed(self.allowed_methods(path, &entry.allow)),
+            },
         }
+    }
+
+    /// The first other route whose template matches `path` and that has `method`.
+    fn other_route_with_method(&self, method: &Method, path: &str) -> Option<RouteMatch<'_>> {
+        self.entries.iter().find_map(|entry| {
+            let op = entry.operations.iter().find(|o| o.method == method)?;
+            let params = match_template(&matchit_template(op.path), path)?;
+            Some(RouteMatch::Found(op, params))
+        })
+    }
+
+    /// `Allow` for a path: the methods of every route matching it (the
+    /// matched entry's precomputed value when it is the only one).
+    fn allowed_methods(&self, path: &str, matched: &HeaderValue) -> HeaderValue {
+        let mut methods: Vec<&str> = Vec::new();
+        for entry in &self.entries {
+            let Some(first) = entry.operations.first() else {
+                continue;
+            };
+            if match_template(&matchit_template(first.path), path).is_some() {
+                for op in &entry.operations {
+                    if !methods.contains(&op.method.as_str()) {
+                        methods.push(op.method.as_str());
+                    }
+                }
+            }
+        }
+        if methods.is_empty() {
+            return matched.clone();
+        }
+        HeaderValue::from_str(&methods.join(", ")).unwrap_or_else(|_| matched.clone())
     }
 
     /// Every operation (in no particular order; `Operation::id` is the registration order).
@@ -129,9 +167,51 @@ impl Router {
     }
 }
 
+/// Matches `path` against a matchit-style template (`{name}` one segment,
+/// `{*name}` the rest), returning the decoded parameters.
+fn match_template(template: &str, path: &str) -> Option<Vec<(Box<str>, String)>> {
+    let decode = |v: &str| {
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut params = Vec::new();
+    let mut segments = path.split('/');
+    for part in template.split('/') {
+        if let Some(name) = part.strip_prefix("{*").and_then(|p| p.strip_suffix('}')) {
+            let rest: Vec<&str> = segments.by_ref().collect();
+            let rest = rest.join("/");
+            if rest.is_empty() {
+                return None;
+            }
+            params.push((Box::from(name), decode(&rest)));
+            return Some(params);
+        }
+        let segment = segments.next()?;
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !segment.is_empty() => params.push((Box::from(name), decode(segment))),
+            Some(_) => return None,
+            None if part == segment => {}
+            None => return None,
+        }
+    }
+    segments.next().is_none().then_some(params)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::matchit_template;
+    use super::{match_template, matchit_template};
+
+    #[test]
+    fn matches_templates_segment_by_segment() {
+        let p = match_template("/users/{username}", "/users/me").unwrap();
+        assert_eq!(&*p[0].0, "username");
+        assert_eq!(p[0].1, "me");
+        assert!(match_template("/users/{username}", "/users/").is_none());
+        assert!(match_template("/users/{username}", "/users/a/b").is_none());
+        let p = match_template("/files/{*path}", "/files/a/b%20c").unwrap();
+        assert_eq!(p[0].1, "a/b c");
+    }
 
     #[test]
     fn converts_fastapi_path_converter() {

@@ -216,6 +216,7 @@ impl Server {
                 );
             }
             if let Some(health) = workers::health_socket() {
+                workers::report_ready(&health);
                 dispatcher
                     .main_handle()
                     .spawn(workers::answer_health_checks(health));

@@ -78,15 +78,24 @@ pub(crate) fn health_socket() -> Option<StdUnixStream> {
     Some(stream)
 }
 
-/// Worker side: reports readiness, then answers every ping. Runs on the
-/// main event loop on purpose: if that loop is blocked, pings go unanswered.
+/// Worker side: tells the supervisor this worker is ready. Called before
+/// the first connection is accepted, so a request that blocks the event loop
+/// right away cannot delay it.
+pub(crate) fn report_ready(stream: &StdUnixStream) {
+    use std::io::Write;
+    // The socket is non-blocking; one byte into an empty socket buffer
+    // cannot fail with WouldBlock.
+    if let Err(e) = (&*stream).write_all(&[READY]) {
+        tracing::error!(error = %e, "could not report readiness to the supervisor");
+    }
+}
+
+/// Worker side: answers every ping. Runs on the main event loop on purpose:
+/// if that loop is blocked, pings go unanswered.
 pub(crate) async fn answer_health_checks(stream: StdUnixStream) {
     let Ok(mut stream) = UnixStream::from_std(stream) else {
         return;
     };
-    if stream.write_all(&[READY]).await.is_err() {
-        return;
-    }
     let mut buf = [0u8; 64];
     loop {
         match stream.read(&mut buf).await {
