@@ -10,6 +10,7 @@
 //! the same app (`brisk/tests/fastapi/tutorial_app.py`) and runs
 //! schemathesis against it.
 
+use brisk::params::HttpBearer;
 use brisk::prelude::*;
 
 /// An item for sale.
@@ -81,6 +82,12 @@ async fn read_user_me() -> Json<User> {
     })
 }
 
+/// Items for holders of a bearer token (the `HTTPBearer` security scheme).
+#[get("/secure/items", tags = ["items"])]
+async fn read_secure_items(credentials: HttpBearer) -> Json<Value> {
+    Json(json!({"token": credentials.token}))
+}
+
 /// Replaces a user (a plain `fn`: runs on the thread pool).
 #[put("/users/{username}", tags = ["users"])]
 fn update_user(
@@ -101,7 +108,8 @@ fn main() {
             read_item,
             create_item,
             read_user_me,
-            update_user
+            update_user,
+            read_secure_items
         ])
         .run();
 }

@@ -7,6 +7,7 @@
 //! the `Allow` header.
 
 use brisk::TestClient;
+use brisk::params::{ApiKeyHeader, HttpBearer};
 use brisk::prelude::*;
 
 #[derive(Serialize, Deserialize, JsonSchema)]
@@ -59,6 +60,16 @@ async fn headers(x_token: Header<String>, user_agent: Header<Option<String>>) ->
 #[get("/cookies")]
 async fn cookies(session: Cookie<String>) -> Json<Value> {
     Json(json!({"session": session.0}))
+}
+
+#[get("/secure")]
+async fn secure(credentials: HttpBearer) -> Json<Value> {
+    Json(json!({"token": credentials.token}))
+}
+
+#[get("/keyed")]
+async fn keyed(#[param(alias = "X-API-Key")] key: ApiKeyHeader) -> Json<Value> {
+    Json(json!({"key": key.0}))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +143,9 @@ fn every_recorded_fastapi_answer_is_reproduced() {
         search,
         create_item,
         headers,
-        cookies
+        cookies,
+        secure,
+        keyed
     ]));
 
     let mut failures = Vec::new();

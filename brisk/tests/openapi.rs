@@ -97,6 +97,7 @@ fn the_document_carries_the_same_operations_parameters_and_constraints_as_fastap
         assert_eq!(a["operationId"], b["operationId"], "{at}");
         assert_eq!(a["summary"], b["summary"], "{at}");
         assert_eq!(a["tags"], b["tags"], "{at}");
+        assert_eq!(a["security"], b["security"], "{at}: security requirements");
         let params = |op: &Value| -> Vec<Value> {
             op["parameters"]
                 .as_array()
@@ -154,6 +155,10 @@ fn the_document_carries_the_same_operations_parameters_and_constraints_as_fastap
         assert_eq!(props(a), props(b), "{model}");
         assert_eq!(a["required"], b["required"], "{model}: required");
     }
+    assert_eq!(
+        ours["components"]["securitySchemes"],
+        theirs["components"]["securitySchemes"]
+    );
     assert_eq!(
         ours["components"]["schemas"]["HTTPValidationError"],
         theirs["components"]["schemas"]["HTTPValidationError"]

@@ -111,6 +111,8 @@ struct Inputs {
     parameters: Vec<Value>,
     body: Option<Value>,
     validates: bool,
+    /// Security schemes the operation requires: name and scheme object.
+    security: Vec<(&'static str, Value)>,
 }
 
 impl Inputs {
@@ -149,6 +151,11 @@ impl Inputs {
                     }
                     self.parameters.push(param);
                 }
+                ParamDoc::Security { name, scheme } => {
+                    if !self.security.iter().any(|(n, _)| *n == name) {
+                        self.security.push((name, scheme(p.spec)));
+                    }
+                }
                 ParamDoc::Body { schema } => {
                     self.validates = true;
                     let schema: Schema = schema(generator);
@@ -175,7 +182,11 @@ impl Inputs {
     }
 }
 
-fn operation_object(op: &Operation, generator: &mut SchemaGenerator) -> Value {
+fn operation_object(
+    op: &Operation,
+    generator: &mut SchemaGenerator,
+    security_schemes: &mut Map<String, Value>,
+) -> Value {
     let mut inputs = Inputs::default();
     let mut seen = Vec::new();
     for dep in &op.dependencies {
@@ -194,6 +205,17 @@ fn operation_object(op: &Operation, generator: &mut SchemaGenerator) -> Value {
         object.insert("description".into(), d.into());
     }
     object.insert("operationId".into(), operation_id(op).into());
+    if !inputs.security.is_empty() {
+        let requirements: Vec<Value> = inputs
+            .security
+            .iter()
+            .map(|(name, _)| json!({ *name: [] }))
+            .collect();
+        object.insert("security".into(), requirements.into());
+        for (name, scheme) in &inputs.security {
+            security_schemes.insert((*name).to_owned(), scheme.clone());
+        }
+    }
     if !inputs.parameters.is_empty() {
         object.insert("parameters".into(), inputs.parameters.into());
     }
@@ -270,8 +292,9 @@ pub(crate) fn document(app: &AppShared) -> Value {
     ops.sort_by_key(|o| o.id);
     let mut paths = Map::new();
     let mut uses_validation = false;
+    let mut security_schemes = Map::new();
     for op in ops {
-        let object = operation_object(op, &mut generator);
+        let object = operation_object(op, &mut generator, &mut security_schemes);
         uses_validation |= object["responses"].get("422").is_some();
         let item = paths
             .entry(op.path.to_string())
@@ -290,8 +313,15 @@ pub(crate) fn document(app: &AppShared) -> Value {
         info["description"] = d.clone().into();
     }
     let mut doc = json!({"openapi": "3.1.0", "info": info, "paths": paths});
+    let mut components = Map::new();
     if !schemas.is_empty() {
-        doc["components"] = json!({"schemas": schemas});
+        components.insert("schemas".into(), schemas.into());
+    }
+    if !security_schemes.is_empty() {
+        components.insert("securitySchemes".into(), security_schemes.into());
+    }
+    if !components.is_empty() {
+        doc["components"] = components.into();
     }
     doc
 }

@@ -21,6 +21,7 @@
 pub mod body;
 mod json_decode;
 pub mod scalar;
+mod security;
 pub mod sources;
 mod state;
 mod validate;
@@ -39,6 +40,7 @@ use crate::response::{IntoResponse, Response};
 use crate::routing::Operation;
 
 pub use scalar::ParamValue;
+pub use security::{ApiKeyHeader, HttpBearer};
 pub use sources::{Cookie, FromValues, Header, Query, Request};
 pub use state::State;
 
@@ -294,6 +296,13 @@ pub enum ParamDoc {
     },
     /// A dependency, whose own parameters belong to the operation too.
     Dependency(&'static crate::depends::DependencyInfo),
+    /// A security scheme (the operation requires it).
+    Security {
+        /// The scheme's name in `components/securitySchemes`.
+        name: &'static str,
+        /// The scheme object.
+        scheme: security::SecuritySchemeFn,
+    },
 }
 
 /// The body as it arrived: not read yet, or already buffered.

@@ -110,6 +110,13 @@ CASES = [
     # ---- routing ---------------------------------------------------------
     ("unknown_path_404",                 "GET",  "/nope", {}, None),
     ("wrong_method_405",                 "DELETE", "/items", {}, None),
+
+    # ---- security schemes ------------------------------------------------
+    ("bearer_missing_401",               "GET",  "/secure", {}, None),
+    ("bearer_wrong_scheme_401",          "GET",  "/secure", {"Authorization": "Basic abc"}, None),
+    ("bearer_ok",                        "GET",  "/secure", {"Authorization": "Bearer t0k3n"}, None),
+    ("api_key_missing_401",              "GET",  "/keyed", {}, None),
+    ("api_key_ok",                       "GET",  "/keyed", {"X-API-Key": "k3y"}, None),
 ]
 # fmt: on
 
@@ -138,9 +145,13 @@ def run_case(client, name, method, path, headers, body):
         "status": resp.status_code,
         "response": payload,
     }
-    allow = resp.headers.get("allow")
-    if allow is not None:
-        case["response_headers"] = {"allow": allow}
+    recorded = {}
+    for header in ("allow", "www-authenticate"):
+        value = resp.headers.get(header)
+        if value is not None:
+            recorded[header] = value
+    if recorded:
+        case["response_headers"] = recorded
     return case
 
 

@@ -3,6 +3,7 @@ in brisk and compares the two OpenAPI documents."""
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 app = FastAPI(title="Tutorial", version="1.0.0")
@@ -57,3 +58,11 @@ async def read_user_me() -> User:
 @app.put("/users/{username}", tags=["users"])
 def update_user(username: str, user: User, x_request_id: Annotated[str | None, Header()] = None) -> User:
     return user
+
+
+bearer = HTTPBearer()
+
+
+@app.get("/secure/items", tags=["items"])
+async def read_secure_items(credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)]):
+    return {"token": credentials.credentials}

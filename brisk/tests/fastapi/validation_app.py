@@ -1,4 +1,5 @@
-from fastapi import FastAPI, Query, Header, Cookie
+from fastapi import Cookie, Depends, FastAPI, Header, Query
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 app = FastAPI()
@@ -33,3 +34,17 @@ async def headers(x_token: str = Header(), user_agent: str | None = Header(None)
 @app.get("/cookies")
 async def cookies(session: str = Cookie()):
     return {"session": session}
+
+
+bearer = HTTPBearer()
+api_key = APIKeyHeader(name="X-API-Key")
+
+
+@app.get("/secure")
+async def secure(credentials: HTTPAuthorizationCredentials = Depends(bearer)):
+    return {"token": credentials.credentials}
+
+
+@app.get("/keyed")
+async def keyed(key: str = Depends(api_key)):
+    return {"key": key}
