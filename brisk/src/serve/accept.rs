@@ -18,6 +18,14 @@ use super::lanes::Dispatcher;
 /// an event loop anyway.
 const FIRST_BYTES_WAIT: Duration = Duration::from_secs(5);
 
+/// Resolves once the client has sent something (or closed). `peek` rather
+/// than `readable()`: readiness can be reported before any byte is there
+/// (seen here: a connection handed over empty then waited on a blocked
+/// event loop's reactor).
+async fn first_bytes(stream: &tokio::net::TcpStream) {
+    let _ = stream.peek(&mut [0u8; 1]).await;
+}
+
 /// Accepts until `shutdown` resolves. Runs inside the acceptor runtime.
 ///
 /// As one of several worker processes sharing the socket (`shared = true`),
@@ -42,7 +50,7 @@ pub(crate) async fn accept_loop(
                 Ok((stream, peer)) => {
                     let dispatcher = Arc::clone(&dispatcher);
                     tokio::spawn(async move {
-                        let _ = tokio::time::timeout(FIRST_BYTES_WAIT, stream.readable()).await;
+                        let _ = tokio::time::timeout(FIRST_BYTES_WAIT, first_bytes(&stream)).await;
                         match stream.into_std() {
                             Ok(std_stream) => {
                                 let _ = dispatcher.dispatch(std_stream, peer);
@@ -94,7 +102,7 @@ async fn shared_accept_loop(
             },
             () = &mut shutdown => return,
         };
-        let _ = tokio::time::timeout(SHARED_FIRST_BYTES_WAIT, stream.readable()).await;
+        let _ = tokio::time::timeout(SHARED_FIRST_BYTES_WAIT, first_bytes(&stream)).await;
         let conn = match stream.into_std() {
             Ok(std_stream) => dispatcher.dispatch(std_stream, peer),
             Err(e) => {

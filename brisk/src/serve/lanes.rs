@@ -239,8 +239,7 @@ impl Dispatcher {
     /// Runs `fut` to completion on the main event loop, from outside any
     /// runtime (startup and shutdown hooks).
     pub(crate) fn block_on_main<F: std::future::Future>(&self, fut: F) -> F::Output {
-        let handle = self.lanes.read().expect("lanes lock")[0].handle.clone();
-        handle.block_on(fut)
+        self.main_handle().block_on(fut)
     }
 
     /// A handle to the main event loop.
@@ -270,7 +269,10 @@ async fn serve_connection(
         Ok(0) => return, // closed before sending anything
         // Exactly-sized: this buffer lives as long as the connection.
         Ok(n) => Bytes::copy_from_slice(&first[..n]),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Bytes::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            tracing::debug!(%peer, "connection handed over before its first bytes");
+            Bytes::new()
+        }
         Err(e) => {
             return tracing::debug!(%peer, error = %e, "connection failed before its first request");
         }
