@@ -569,7 +569,8 @@ impl AppShared {
             .then(|| (parts.method.clone(), parts.uri.clone()));
         let (resp, route) = match self.router.route(&parts.method, parts.uri.path()) {
             RouteMatch::Found(op, params) => {
-                let op = Arc::clone(op);
+                // `op` borrows from the router for the whole call; only the
+                // context needs its own reference.
                 let _slot = match self.limits.concurrency {
                     Some(limit) => match InFlight::enter(&self.in_flight, limit) {
                         Some(slot) => Some(slot),
@@ -585,7 +586,7 @@ impl AppShared {
                     None => None,
                 };
                 let mut cx =
-                    RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(&op));
+                    RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(op));
                 let run = AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind();
                 let result = match op.timeout.or(self.limits.request_timeout) {
                     None => Ok(run.await),
@@ -621,11 +622,11 @@ impl AppShared {
                     }
                 };
                 if let Some(after) =
-                    std::mem::take(cx.scope()).into_after_response(outcome, Arc::clone(&self.pool))
+                    std::mem::take(cx.scope()).into_after_response(outcome, &self.pool)
                 {
                     resp.body_mut().run_after(after);
                 }
-                (resp, Some(op))
+                (resp, Some(op.path))
             }
             RouteMatch::MethodNotAllowed(allow) => {
                 let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
@@ -635,7 +636,7 @@ impl AppShared {
             RouteMatch::NotFound => (HttpError::not_found("Not Found").into_response(), None),
         };
         if let Some((method, uri)) = logged {
-            access_log(&method, &uri, route.as_deref(), resp.status(), started);
+            access_log(&method, &uri, route, resp.status(), started);
         }
         if let Some(max) = self.limits.max_requests
             && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
@@ -653,7 +654,7 @@ impl AppShared {
 fn access_log(
     method: &http::Method,
     uri: &http::Uri,
-    op: Option<&Operation>,
+    route: Option<&'static str>,
     status: StatusCode,
     started: Instant,
 ) {
@@ -661,7 +662,7 @@ fn access_log(
         target: "brisk::access",
         method = %method,
         path = %uri,
-        route = op.map_or("-", |o| o.path),
+        route = route.unwrap_or("-"),
         status = status.as_u16(),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
     );

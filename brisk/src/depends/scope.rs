@@ -40,7 +40,7 @@ impl RequestScope {
     pub(crate) fn into_after_response(
         mut self,
         outcome: Outcome,
-        pool: Arc<ThreadPool>,
+        pool: &Arc<ThreadPool>,
     ) -> Option<AfterResponse> {
         let tasks = self
             .background
@@ -57,7 +57,7 @@ impl RequestScope {
                 tasks,
                 cleanups,
                 outcome,
-                pool,
+                pool: Arc::clone(pool),
             }),
             handle: tokio::runtime::Handle::try_current().ok(),
         })
