@@ -396,27 +396,12 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     let method_ident = Ident::new(method, Span::call_site());
     let fn_name_str = fn_name.to_string();
     let mut builder = Vec::new();
-    let summary_default = fn_name_str
-        .split('_')
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut summary = Some(summary_default);
     let mut description_given = false;
     for (key, value) in &args.options {
         match key.to_string().as_str() {
             "status" | "status_code" => builder.push(quote!(.status(#value))),
             "tags" => builder.push(quote!(.tags(&#value))),
-            "summary" => {
-                summary = None;
-                builder.push(quote!(.summary(#value)));
-            }
+            "summary" => builder.push(quote!(.summary(#value))),
             "description" => {
                 description_given = true;
                 builder.push(quote!(.description(#value)));
@@ -443,9 +428,6 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 ));
             }
         }
-    }
-    if let Some(s) = summary {
-        builder.push(quote!(.summary(#s)));
     }
     let ret_ty: Type = match &func.sig.output {
         syn::ReturnType::Default => syn::parse_quote!(()),

@@ -52,12 +52,20 @@ fn openapi_json(cx: &mut RequestContext) -> HandlerFuture<'_> {
     })
 }
 
+/// What a documentation page embeds: its own base URL (`page`; the route
+/// exists only when it is set), the document's URL, and the escaped title.
+fn page_inputs<'a>(cx: &'a RequestContext, page: &'a Option<String>) -> (&'a str, &'a str, String) {
+    let spec = cx.app.docs_urls.openapi.as_deref().unwrap_or_default();
+    (
+        page.as_deref().unwrap_or_default(),
+        spec,
+        html_escape(&cx.app.title),
+    )
+}
+
 fn swagger_page(cx: &mut RequestContext) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let urls = &cx.app.docs_urls;
-        let base = urls.swagger.as_deref().unwrap_or("/docs");
-        let spec = urls.openapi.as_deref().unwrap_or("/openapi.json");
-        let title = html_escape(&cx.app.title);
+        let (base, spec, title) = page_inputs(cx, &cx.app.docs_urls.swagger);
         Html(format!(
             r#"<!DOCTYPE html>
 <html>
@@ -89,10 +97,7 @@ const ui = SwaggerUIBundle({{
 
 fn redoc_page(cx: &mut RequestContext) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let urls = &cx.app.docs_urls;
-        let base = urls.redoc.as_deref().unwrap_or("/redoc");
-        let spec = urls.openapi.as_deref().unwrap_or("/openapi.json");
-        let title = html_escape(&cx.app.title);
+        let (base, spec, title) = page_inputs(cx, &cx.app.docs_urls.redoc);
         Html(format!(
             r#"<!DOCTYPE html>
 <html>

@@ -198,9 +198,11 @@ fn operation_object(
     if !op.tags.is_empty() {
         object.insert("tags".into(), json!(op.tags));
     }
-    if let Some(s) = op.summary {
-        object.insert("summary".into(), s.into());
-    }
+    // FastAPI's default summary is the function name, title-cased.
+    let summary = op
+        .summary
+        .map_or_else(|| title_case(op.name), str::to_owned);
+    object.insert("summary".into(), summary.into());
     if let Some(d) = op.description {
         object.insert("description".into(), d.into());
     }

@@ -60,7 +60,7 @@ pub struct Operation {
     pub dependencies: Vec<DepRef>,
     /// Whether the operation appears in the OpenAPI document.
     pub include_in_schema: bool,
-    /// Short summary (OpenAPI).
+    /// Short summary (OpenAPI); by default the name, title-cased (`read_item` → "Read Item").
     pub summary: Option<&'static str>,
     /// Long description: the function's doc comment (OpenAPI).
     pub description: Option<&'static str>,

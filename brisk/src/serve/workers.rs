@@ -163,7 +163,6 @@ enum Command {
 
 struct Handle {
     pid: u32,
-    ready: bool,
     tx: mpsc::UnboundedSender<Command>,
 }
 
@@ -252,14 +251,7 @@ impl Supervisor {
             timeout,
         ));
         tracing::info!(worker = id, pid, "started worker");
-        self.workers.insert(
-            id,
-            Handle {
-                pid,
-                ready: false,
-                tx,
-            },
-        );
+        self.workers.insert(id, Handle { pid, tx });
         Ok(id)
     }
 
@@ -311,7 +303,6 @@ impl Supervisor {
                         tracing::info!(workers = self.target, "SIGTTOU received, removing a worker");
                         if let Some(id) = self.workers.keys().copied().max() {
                             self.terminate(id);
-                            if let Some(w) = self.workers.get_mut(&id) { w.ready = false; }
                         }
                     }
                 }
@@ -341,8 +332,7 @@ impl Supervisor {
     fn on_event(&mut self, event: Event) -> Option<i32> {
         match event {
             Event::Ready { id } => {
-                if let Some(w) = self.workers.get_mut(&id) {
-                    w.ready = true;
+                if let Some(w) = self.workers.get(&id) {
                     tracing::info!(worker = id, pid = w.pid, "worker ready");
                 }
                 if let Some((old, new)) = self.rolling_pending
