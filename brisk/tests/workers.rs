@@ -241,6 +241,36 @@ fn sighup_replaces_every_worker_without_a_failed_request() {
 }
 
 #[test]
+fn sigttin_adds_a_worker_and_sigttou_removes_one() {
+    let _serial = serial();
+    let server = production(&["--workers", "2"]);
+    let load = Load::start(server.addr, 4, "/slow?ms=20");
+    assert!(
+        wait_for(|| load.pids().len() == 2, Duration::from_secs(20)),
+        "{:?}",
+        load.pids()
+    );
+    signal(server.child.id(), libc::SIGTTIN);
+    assert!(
+        wait_for(|| load.pids().len() == 3, Duration::from_secs(20)),
+        "a third worker: {:?}",
+        load.pids()
+    );
+    let three = load.pids();
+    signal(server.child.id(), libc::SIGTTOU);
+    assert!(
+        wait_for(
+            || three.iter().filter(|p| alive(**p)).count() == 2,
+            Duration::from_secs(20)
+        ),
+        "one worker retired: {:?}",
+        three.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+    );
+    let (ok, failed, _) = load.finish();
+    assert_eq!(failed, 0, "ok: {ok}");
+}
+
+#[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let _serial = serial();
     for workers in ["1", "2"] {
