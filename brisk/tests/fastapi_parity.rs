@@ -85,11 +85,28 @@ struct Case {
     path: String,
     #[serde(default)]
     headers: serde_json::Map<String, Value>,
-    body: Option<String>,
+    body: Option<BodySpec>,
     status: u16,
     response: Value,
     #[serde(default)]
     response_headers: serde_json::Map<String, Value>,
+}
+
+/// A recorded request body: the text, or a text repeated (huge bodies).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BodySpec {
+    Text(String),
+    Repeat { repeat: String, times: usize },
+}
+
+impl BodySpec {
+    fn expand(&self) -> String {
+        match self {
+            BodySpec::Text(t) => t.clone(),
+            BodySpec::Repeat { repeat, times } => repeat.repeat(*times),
+        }
+    }
 }
 
 /// Compares two JSON values and describes the first difference, with its path.
@@ -156,7 +173,7 @@ fn every_recorded_fastapi_answer_is_reproduced() {
             req = req.header(k, v.as_str().expect("header value"));
         }
         if let Some(body) = &case.body {
-            req = req.body(body.clone());
+            req = req.body(body.expand());
         }
         let resp = req.send();
         if resp.status().as_u16() != case.status {

@@ -13,7 +13,7 @@ use super::json_decode::python_json_error;
 use super::validate::{has_constraints, validate};
 use super::{FromRequest, ParamDoc, ParamSpec, Rejection, RequestContext};
 use crate::error::{ErrorItem, LocPart};
-use crate::response::Json;
+use crate::response::{IntoResponse, Json};
 
 /// The JSON Schema of a body type, and whether it has constraints that only
 /// the schema knows about. Cached per parameter in its [`ParamSpec`].
@@ -44,9 +44,7 @@ where
         spec: &'static ParamSpec,
     ) -> Result<Self, Rejection> {
         let bytes = cx.body_bytes().await?;
-        parse_body::<T>(&bytes, spec)
-            .map(Json)
-            .map_err(Rejection::Invalid)
+        parse_body::<T>(&bytes, spec).map(Json)
     }
 
     fn describe(_spec: &'static ParamSpec) -> ParamDoc {
@@ -56,16 +54,21 @@ where
     }
 }
 
+/// How deeply arrays and objects may nest in a body: serde_json's own
+/// limit, which keeps parsing (and brisk's error reporting) off the edge of
+/// the stack.
+const MAX_DEPTH: usize = 128;
+
 /// Parses and validates a JSON body into `T`, with FastAPI's errors.
 pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(
     bytes: &[u8],
     spec: &ParamSpec,
-) -> Result<T, Vec<ErrorItem>> {
+) -> Result<T, Rejection> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(vec![ErrorItem::missing(
+        return Err(Rejection::Invalid(vec![ErrorItem::missing(
             vec![LocPart::from("body")],
             Value::Null,
-        )]);
+        )]));
     }
     let schema = spec.body_schema.get_or_init(BodySchema::of::<T>);
     if !schema.has_constraints
@@ -75,7 +78,15 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(
     }
     let mut value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(_) => return Err(vec![json_invalid(bytes)]),
+        Err(_) if nesting_depth(bytes) > MAX_DEPTH => {
+            // FastAPI's answer when its parser gives up on such a body
+            // (Python's RecursionError): 400, not a validation error.
+            return Err(Rejection::Respond(
+                crate::HttpError::bad_request("There was an error parsing the body")
+                    .into_response(),
+            ));
+        }
+        Err(_) => return Err(Rejection::Invalid(vec![json_invalid(bytes)])),
     };
     let mut errors = Vec::new();
     let mut loc = vec![LocPart::from("body")];
@@ -87,7 +98,7 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(
         &mut errors,
     );
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(Rejection::Invalid(errors));
     }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let mut loc = vec![LocPart::from("body")];
@@ -102,8 +113,36 @@ pub(crate) fn parse_body<T: DeserializeOwned + JsonSchema>(
             }
         }
         let msg = format!("Value error, {}", err.inner());
-        vec![ErrorItem::new("value_error", loc, msg, Value::Null)]
+        Rejection::Invalid(vec![ErrorItem::new("value_error", loc, msg, Value::Null)])
     })
+}
+
+/// The deepest nesting of arrays and objects in `bytes` (brackets inside
+/// strings do not count), found without recursion, whatever the input.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// FastAPI's answer to a syntactically invalid body.
@@ -117,4 +156,17 @@ fn json_invalid(bytes: &[u8]) -> ErrorItem {
         serde_json::json!({}),
     )
     .with_ctx(serde_json::json!({ "error": error }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting_depth;
+
+    #[test]
+    fn measures_nesting_without_counting_strings() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[["}]}"#), 3);
+        assert_eq!(nesting_depth(br#"["\"[", []]"#), 2);
+        assert_eq!(nesting_depth(&vec![b'['; 100_000]), 100_000);
+        assert_eq!(nesting_depth(b"42"), 0);
+    }
 }

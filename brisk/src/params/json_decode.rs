@@ -6,6 +6,10 @@
 //! same body we re-scan the (already rejected) input with the grammar walk of
 //! CPython's C scanner (`Modules/_json.c`), which only runs on the error path.
 //! No crate reproduces CPython's positions and messages, hence this file.
+//!
+//! The scanner recurses once per nesting level, like CPython's; callers
+//! only hand it bodies nested at most 128 deep (see `body::MAX_DEPTH`), so
+//! untrusted input cannot run it off the stack.
 
 /// Python's error message and character offset for invalid JSON `text`,
 /// or `None` if Python would accept it.

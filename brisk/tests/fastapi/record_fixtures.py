@@ -7,10 +7,11 @@ fastapi.testclient.TestClient (in-process, no socket) and writes
 
 Each case is (name, method, path, headers, body):
   * headers: extra request headers (lower-case names), recorded as sent.
-  * body: raw request body string, or None for no body.  When not None the
-    request is sent with "content-type: application/json" (added to the
-    recorded headers unless the case already sets a content-type), so
-    invalid JSON can be exercised.
+  * body: raw request body string, or None for no body, or
+    {"repeat": s, "times": n} for s repeated n times (a huge body without a
+    huge fixture).  When not None the request is sent with
+    "content-type: application/json" (added to the recorded headers unless
+    the case already sets a content-type), so invalid JSON can be exercised.
 
 Re-record with:
     pip install -r brisk/tests/fastapi/requirements.txt
@@ -81,6 +82,9 @@ CASES = [
     ("json_invalid_single_quotes",       "POST", "/items", {}, "{'name': 'a'}"),
     ("json_invalid_unquoted_key",        "POST", "/items", {}, '{name: 1}'),
     ("json_invalid_garbage",             "POST", "/items", {}, 'hello'),
+    # Nested past any parser's depth limit (brisk must neither crash nor 422).
+    ("json_nested_100000_brackets",      "POST", "/items", {}, {"repeat": "[", "times": 100000}),
+    ("json_nested_5000_objects",         "POST", "/items", {}, {"repeat": '{"a": ', "times": 5000}),
 
     # ---- query constraints ----------------------------------------------
     ("string_too_short_query",           "GET",  "/items/5?q=ab", {}, None),
@@ -125,11 +129,14 @@ def run_case(client, name, method, path, headers, body):
     headers = dict(headers)
     if body is not None and not any(k.lower() == "content-type" for k in headers):
         headers["content-type"] = "application/json"
+    content = body
+    if isinstance(body, dict):
+        content = body["repeat"] * body["times"]
     resp = client.request(
         method,
         path,
         headers=headers,
-        content=body.encode("utf-8") if body is not None else None,
+        content=content.encode("utf-8") if content is not None else None,
     )
     ctype = resp.headers.get("content-type", "")
     if ctype.startswith("application/json"):
