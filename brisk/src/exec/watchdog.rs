@@ -77,6 +77,10 @@ pub(crate) struct WorkerSlot {
     state: AtomicU64,
     route: AtomicU32,
     lane: u32,
+    /// The worker thread's kernel id, to read its context switches.
+    tid: i32,
+    /// The clock of the worker thread's CPU time.
+    cpu_clock: Option<libc::clockid_t>,
 }
 
 /// An event loop (tokio runtime) the watchdog knows: its worker count and
@@ -385,6 +389,9 @@ fn new_slot() -> Option<Arc<WorkerSlot>> {
     let (watchdog, lane) = CURRENT.with(|c| c.borrow().clone())?;
     let slot = Arc::new(WorkerSlot {
         lane,
+        // SAFETY: gettid has no preconditions.
+        tid: unsafe { libc::gettid() },
+        cpu_clock: this_thread_cpu_clock(),
         ..WorkerSlot::default()
     });
     watchdog
@@ -440,7 +447,101 @@ impl<F: Future> Future for Watched<F> {
 struct Seen {
     state: u64,
     since: Option<Instant>,
+    /// The thread's counters when the poll was first seen.
+    start: Option<ThreadCounters>,
     counted: bool,
+}
+
+/// What the kernel counts for a thread, to tell a poll that blocks its
+/// thread from one whose thread was merely preempted.
+#[derive(Clone, Copy, Debug)]
+struct ThreadCounters {
+    /// CPU time used (ns).
+    cpu_ns: u64,
+    /// Times the thread went to sleep of its own accord (a blocking call).
+    voluntary_switches: u64,
+    /// Whether the thread is asleep in a system call right now (state S or D).
+    sleeping: bool,
+    /// Time spent ready to run while another thread had the CPU (ns). The
+    /// kernel only adds a wait when it ends, so a wait in progress is missing.
+    run_queue_wait_ns: u64,
+}
+
+impl ThreadCounters {
+    fn read(slot: &WorkerSlot) -> Option<Self> {
+        let clock = slot.cpu_clock?;
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a clock id obtained from pthread_getcpuclockid for a thread
+        // of this process, and a local timespec.
+        if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+            return None;
+        }
+        let task = format!("/proc/self/task/{}", slot.tid);
+        let status = std::fs::read_to_string(format!("{task}/status")).ok()?;
+        let sleeping = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .is_some_and(|s| matches!(s.trim().chars().next(), Some('S' | 'D')));
+        let voluntary_switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        let schedstat = std::fs::read_to_string(format!("{task}/schedstat")).unwrap_or_default();
+        let run_queue_wait_ns = schedstat
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Some(ThreadCounters {
+            cpu_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
+            voluntary_switches,
+            sleeping,
+            run_queue_wait_ns,
+        })
+    }
+}
+
+/// The CPU-time clock of the calling thread.
+fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: pthread_self is always valid; the out pointer is a local.
+    let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+    (rc == 0).then_some(clock)
+}
+
+/// How long a poll really blocked its thread, given `wall` time since it
+/// began (`slack` of which before it was first seen), or `None` if its
+/// thread was only waiting for a CPU. On a busy machine a trivial poll can
+/// be preempted for tens of milliseconds; that is not the handler blocking
+/// and must not get its route contained. A poll blocks if its thread spent
+/// the time on the CPU (heavy computation), or went to sleep inside it (a
+/// blocking call: `std::thread::sleep`, a synchronous driver) and the time
+/// is not run-queue wait.
+fn blocked_time(
+    wall: Duration,
+    slack: Duration,
+    threshold: Duration,
+    start: ThreadCounters,
+    now: ThreadCounters,
+) -> Option<Duration> {
+    let cpu = Duration::from_nanos(now.cpu_ns.saturating_sub(start.cpu_ns));
+    if cpu + slack >= threshold {
+        return Some(wall);
+    }
+    let slept = now.voluntary_switches > start.voluntary_switches || start.sleeping || now.sleeping;
+    if slept {
+        let waited = now
+            .run_queue_wait_ns
+            .saturating_sub(start.run_queue_wait_ns);
+        let blocked = wall.saturating_sub(Duration::from_nanos(waited));
+        return (blocked >= threshold).then_some(blocked);
+    }
+    None
 }
 
 fn watch_loop(weak: Weak<Watchdog>) {
@@ -462,18 +563,37 @@ fn watch_loop(weak: Weak<Watchdog>) {
         for (slot, seen) in slots.iter().zip(seen.iter_mut()) {
             let state = slot.state.load(Ordering::Acquire);
             if state % 2 == 0 || state != seen.state {
+                let in_poll = state % 2 == 1;
                 *seen = Seen {
                     state,
-                    since: (state % 2 == 1).then_some(now),
+                    since: in_poll.then_some(now),
+                    start: if in_poll {
+                        ThreadCounters::read(slot)
+                    } else {
+                        None
+                    },
                     counted: false,
                 };
                 continue;
             }
             let Some(since) = seen.since else { continue };
-            let blocked_for = now - since + tick; // the poll started up to a tick before we saw it
-            if blocked_for < watchdog.threshold {
+            // The poll started up to a tick before it was first seen.
+            let wall = now - since + tick;
+            if wall < watchdog.threshold {
                 continue;
             }
+            // Without the kernel's counters (not Linux, no /proc), a
+            // preempted poll cannot be told from a blocking one: the wall
+            // time counts, and containment waits for a second slow poll.
+            let (blocked_for, certain) = match seen.start.zip(ThreadCounters::read(slot)) {
+                Some((start, now)) => {
+                    match blocked_time(wall, tick, watchdog.threshold, start, now) {
+                        Some(b) => (b, true),
+                        None => continue,
+                    }
+                }
+                None => (wall, false),
+            };
             if let Some(b) = blocked_per_lane.get_mut(slot.lane as usize) {
                 *b += 1;
             }
@@ -484,7 +604,7 @@ fn watch_loop(weak: Weak<Watchdog>) {
                     .fetch_max(blocked_for.as_micros() as u64, Ordering::Relaxed);
                 if !seen.counted {
                     seen.counted = true;
-                    report_slow_poll(&watchdog, route, blocked_for);
+                    report_slow_poll(&watchdog, route, blocked_for, certain);
                 }
             }
         }
@@ -506,9 +626,10 @@ fn watch_loop(weak: Weak<Watchdog>) {
     }
 }
 
-fn report_slow_poll(watchdog: &Watchdog, route: &RouteStats, blocked_for: Duration) {
-    let first = route.slow_polls.fetch_add(1, Ordering::Relaxed) == 0;
-    let contain = watchdog.policy == BlockingPolicy::Contain;
+fn report_slow_poll(watchdog: &Watchdog, route: &RouteStats, blocked_for: Duration, certain: bool) {
+    let seen_before = route.slow_polls.fetch_add(1, Ordering::Relaxed);
+    let first = seen_before == 0;
+    let contain = watchdog.policy == BlockingPolicy::Contain && (certain || seen_before >= 1);
     if first {
         let consequence = if contain {
             "brisk now runs this route on the thread pool"
@@ -544,5 +665,68 @@ pub(crate) async fn heartbeat(watchdog: Weak<Watchdog>, lane: u32) {
             Some(w) => w.record_lag(lane, lag),
             None => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(cpu_ms: u64, voluntary: u64, waited_ms: u64) -> ThreadCounters {
+        ThreadCounters {
+            cpu_ns: cpu_ms * 1_000_000,
+            voluntary_switches: voluntary,
+            sleeping: false,
+            run_queue_wait_ns: waited_ms * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn tells_blocking_polls_from_preempted_ones() {
+        let ms = Duration::from_millis;
+        let (slack, threshold) = (ms(5), ms(20));
+        let start = counters(100, 10, 50);
+        // Preempted: 40 ms on the clock, 1 ms of CPU, never slept.
+        assert_eq!(
+            blocked_time(ms(40), slack, threshold, start, counters(101, 10, 50)),
+            None
+        );
+        // Heavy computation: the CPU time adds up.
+        assert_eq!(
+            blocked_time(ms(40), slack, threshold, start, counters(125, 10, 60)),
+            Some(ms(40))
+        );
+        // A blocking sleep: slept, and the time was not spent waiting for a CPU.
+        assert_eq!(
+            blocked_time(ms(300), slack, threshold, start, counters(100, 11, 52)),
+            Some(ms(298))
+        );
+        // Asleep the whole time it was watched (the switch came before).
+        let asleep = ThreadCounters {
+            sleeping: true,
+            ..counters(100, 10, 50)
+        };
+        assert_eq!(
+            blocked_time(ms(300), slack, threshold, asleep, asleep),
+            Some(ms(300))
+        );
+        // Slept briefly, then mostly waited for a CPU: not blocking.
+        assert_eq!(
+            blocked_time(ms(40), slack, threshold, start, counters(100, 11, 85)),
+            None
+        );
+    }
+
+    #[test]
+    fn reads_this_threads_counters() {
+        let slot = WorkerSlot {
+            tid: unsafe { libc::gettid() },
+            cpu_clock: this_thread_cpu_clock(),
+            ..WorkerSlot::default()
+        };
+        let before = ThreadCounters::read(&slot).expect("counters on Linux");
+        std::thread::sleep(Duration::from_millis(5));
+        let after = ThreadCounters::read(&slot).unwrap();
+        assert!(after.voluntary_switches > before.voluntary_switches);
     }
 }
