@@ -16,13 +16,15 @@ use http::StatusCode;
 use http::header::ALLOW;
 
 use crate::HttpError;
+use crate::body::Body;
 use crate::depends::{BoxFuture, DepRef, Dependency, ErasedRun, Outcome};
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
 use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
+use crate::logging::RateLimited;
 use crate::openapi::docs::DocsUrls;
-use crate::params::{RawBody, RequestContext};
-use crate::response::{IntoResponse, Response, internal_server_error};
+use crate::params::RequestContext;
+use crate::response::{CloseConnection, IntoResponse, Response, internal_server_error};
 use crate::routing::{ApiRouter, Operation, RouteMatch, Router};
 use crate::serve::ServerConfig;
 
@@ -313,6 +315,8 @@ impl App {
     pub fn run(self) -> ! {
         let config = ServerConfig::from_args();
         let code = crate::serve::run(self, config);
+        // Write out queued log lines (bounded: about a second at most).
+        crate::logging::flush();
         std::process::exit(code)
     }
 
@@ -414,8 +418,6 @@ impl StateMap {
 /// Per-process limits, from the server configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    pub(crate) keep_alive: Duration,
-    pub(crate) max_header_size: usize,
     pub(crate) concurrency: Option<usize>,
     pub(crate) max_requests: Option<u64>,
     pub(crate) request_timeout: Option<Duration>,
@@ -435,8 +437,6 @@ impl Limits {
             }
         };
         Limits {
-            keep_alive: Duration::from_secs_f64(config.timeout_keep_alive.max(0.001)),
-            max_header_size: config.limit_max_header_size,
             concurrency: config.limit_concurrency,
             max_requests: config.limit_max_requests.map(|n| n + jitter),
             request_timeout: config.timeout_request.map(Duration::from_secs_f64),
@@ -557,84 +557,14 @@ impl AppShared {
     }
 
     /// Answers one request: route, extract, run, respond. Never fails: every
-    /// problem becomes a response (404, 405, 422, 500, ...).
-    pub(crate) async fn handle(
-        self: &Arc<Self>,
-        parts: http::request::Parts,
-        body: RawBody,
-    ) -> Response {
+    /// problem becomes a response (404, 405, 413, 422, 500, 503, ...).
+    pub(crate) async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
         let started = Instant::now();
+        let (parts, body) = req.into_parts();
         let logged = self
             .access_log
             .then(|| (parts.method.clone(), parts.uri.clone()));
-        let (resp, route) = match self.router.route(&parts.method, parts.uri.path()) {
-            RouteMatch::Found(op, params) => {
-                // `op` borrows from the router for the whole call; only the
-                // context needs its own reference.
-                let _slot = match self.limits.concurrency {
-                    Some(limit) => match InFlight::enter(&self.in_flight, limit) {
-                        Some(slot) => Some(slot),
-                        None => {
-                            tracing::warn!(
-                                limit,
-                                route = op.path,
-                                "concurrency limit reached; answered 503"
-                            );
-                            return HttpError::new(503, "Service Unavailable").into_response();
-                        }
-                    },
-                    None => None,
-                };
-                let mut cx =
-                    RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(op));
-                let run = AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind();
-                let result = match op.timeout.or(self.limits.request_timeout) {
-                    None => Ok(run.await),
-                    Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| limit),
-                };
-                let (mut resp, outcome) = match result {
-                    Err(limit) => {
-                        tracing::warn!(
-                            method = %op.method,
-                            route = op.path,
-                            limit_ms = limit.as_millis() as u64,
-                            "request timed out; answered 504 and cancelled the handler"
-                        );
-                        let resp = HttpError::new(504, "Gateway Timeout").into_response();
-                        (resp, Outcome::Response(StatusCode::GATEWAY_TIMEOUT))
-                    }
-                    Ok(Ok(resp)) => {
-                        let status = resp.status();
-                        (resp, Outcome::Response(status))
-                    }
-                    Ok(Err(panic)) => {
-                        let message = panic_message(&panic).to_owned();
-                        tracing::error!(
-                            method = %op.method,
-                            route = op.path,
-                            panic = message,
-                            "handler panicked; answered 500, still serving"
-                        );
-                        // Function-scoped teardown the handler did not get to.
-                        let outcome = Outcome::Panicked(message);
-                        cx.scope().run_function_cleanups(&outcome).await;
-                        (internal_server_error(), outcome)
-                    }
-                };
-                if let Some(after) =
-                    std::mem::take(cx.scope()).into_after_response(outcome, &self.pool)
-                {
-                    resp.body_mut().run_after(after);
-                }
-                (resp, Some(op.path))
-            }
-            RouteMatch::MethodNotAllowed(allow) => {
-                let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
-                resp.headers_mut().insert(ALLOW, allow);
-                (resp, None)
-            }
-            RouteMatch::NotFound => (HttpError::not_found("Not Found").into_response(), None),
-        };
+        let (resp, route) = self.route_and_run(parts, body).await;
         if let Some((method, uri)) = logged {
             access_log(&method, &uri, route, resp.status(), started);
         }
@@ -649,6 +579,112 @@ impl AppShared {
         }
         resp
     }
+
+    /// The answer, and the route template that produced it (for the log).
+    async fn route_and_run(
+        self: &Arc<Self>,
+        parts: http::request::Parts,
+        body: Body,
+    ) -> (Response, Option<&'static str>) {
+        if let Some(resp) = self.refuse_declared_body(&parts) {
+            return (resp, None);
+        }
+        let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
+            RouteMatch::Found(op, params) => (op, params),
+            RouteMatch::MethodNotAllowed(allow) => {
+                let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
+                resp.headers_mut().insert(ALLOW, allow);
+                return (resp, None);
+            }
+            RouteMatch::NotFound => {
+                return (HttpError::not_found("Not Found").into_response(), None);
+            }
+        };
+        // `op` borrows from the router for the whole call; only the
+        // context needs its own reference.
+        let _slot = match self.limits.concurrency {
+            Some(limit) => match InFlight::enter(&self.in_flight, limit) {
+                Some(slot) => Some(slot),
+                None => {
+                    static FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
+                    if let Some(count) = FULL.hit() {
+                        tracing::warn!(
+                            limit,
+                            answered_503 = count,
+                            "--limit-concurrency reached; answering 503 (logged at most every 10 s)"
+                        );
+                    }
+                    let resp = HttpError::new(503, "Service Unavailable").into_response();
+                    return (resp, Some(op.path));
+                }
+            },
+            None => None,
+        };
+        let mut cx = RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(op));
+        let run = AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind();
+        let result = match op.timeout.or(self.limits.request_timeout) {
+            None => Ok(run.await),
+            Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| limit),
+        };
+        let (mut resp, outcome) = match result {
+            Err(limit) => {
+                tracing::warn!(
+                    method = %op.method,
+                    route = op.path,
+                    limit_ms = limit.as_millis() as u64,
+                    "request timed out; answered 504 and cancelled the handler"
+                );
+                let resp = HttpError::new(504, "Gateway Timeout").into_response();
+                (resp, Outcome::Response(StatusCode::GATEWAY_TIMEOUT))
+            }
+            Ok(Ok(resp)) => {
+                let status = resp.status();
+                (resp, Outcome::Response(status))
+            }
+            Ok(Err(panic)) => {
+                let message = panic_message(&panic).to_owned();
+                tracing::error!(
+                    method = %op.method,
+                    route = op.path,
+                    panic = message,
+                    "handler panicked; answered 500, still serving"
+                );
+                // Function-scoped teardown the handler did not get to.
+                let outcome = Outcome::Panicked(message);
+                cx.scope().run_function_cleanups(&outcome).await;
+                (internal_server_error(), outcome)
+            }
+        };
+        if let Some(after) = std::mem::take(cx.scope()).into_after_response(outcome, &self.pool) {
+            resp.body_mut().attach_guard(Box::new(after));
+        }
+        (resp, Some(op.path))
+    }
+
+    /// 413 at once, from the head, for a body declared larger than
+    /// `--max-body-size`: the client is not made to send it (nor, with
+    /// `Expect: 100-continue`, told to), and the connection is closed after.
+    fn refuse_declared_body(&self, parts: &http::request::Parts) -> Option<Response> {
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        if declared <= self.max_body_size as u64 {
+            return None;
+        }
+        Some(body_too_large())
+    }
+}
+
+/// FastAPI-shaped 413 for a body over the limit; the connection closes after.
+pub(crate) fn body_too_large() -> Response {
+    let mut resp = HttpError::new(413, "Request body too large").into_response();
+    resp.extensions_mut().insert(CloseConnection);
+    resp
 }
 
 fn access_log(

@@ -40,9 +40,11 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod body;
 pub mod depends;
 pub mod error;
 pub mod exec;
+pub mod logging;
 pub mod openapi;
 pub mod params;
 pub mod response;

@@ -6,120 +6,21 @@
 //! `(StatusCode, T)`, `Result<T, E>` where both sides are responses, and
 //! [`HttpError`](crate::HttpError).
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
-use http_body::{Frame, SizeHint};
 use serde::Serialize;
-
-use crate::depends::scope::AfterResponse;
 
 /// The HTTP response type brisk produces.
 pub type Response = http::Response<Body>;
 
-/// A response body: a complete buffer, or nothing.
-///
-/// brisk buffers responses (JSON, text); the single-buffer body lets hyper
-/// write it with one `write` and a known `Content-Length`.
-///
-/// ```
-/// let body = brisk::response::Body::from("hello");
-/// assert_eq!(body.as_bytes(), b"hello");
-/// ```
-#[derive(Default)]
-pub struct Body {
-    data: Option<Bytes>,
-    /// Background tasks and teardown, run when the body is dropped (sent).
-    after: Option<Box<AfterResponse>>,
-}
+pub use crate::body::Body;
 
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body")
-            .field("len", &self.as_bytes().len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Body {
-    /// An empty body.
-    ///
-    /// ```
-    /// assert!(brisk::response::Body::empty().as_bytes().is_empty());
-    /// ```
-    pub fn empty() -> Self {
-        Body::default()
-    }
-
-    fn full(bytes: Bytes) -> Self {
-        Body {
-            data: Some(bytes),
-            after: None,
-        }
-    }
-
-    /// Attaches work to run once the body has been sent.
-    pub(crate) fn run_after(&mut self, after: AfterResponse) {
-        self.after = Some(Box::new(after));
-    }
-
-    /// The body's bytes (empty for an empty body).
-    ///
-    /// ```
-    /// assert_eq!(brisk::response::Body::from(vec![1u8, 2]).as_bytes(), &[1, 2]);
-    /// ```
-    pub fn as_bytes(&self) -> &[u8] {
-        self.data.as_deref().unwrap_or_default()
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(b: Bytes) -> Self {
-        Body::full(b)
-    }
-}
-
-impl From<Vec<u8>> for Body {
-    fn from(b: Vec<u8>) -> Self {
-        Body::full(Bytes::from(b))
-    }
-}
-
-impl From<String> for Body {
-    fn from(s: String) -> Self {
-        Body::full(Bytes::from(s))
-    }
-}
-
-impl From<&'static str> for Body {
-    fn from(s: &'static str) -> Self {
-        Body::full(Bytes::from_static(s.as_bytes()))
-    }
-}
-
-impl http_body::Body for Body {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.data.take().map(|b| Ok(Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.data.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.data.as_ref().map_or(0, |b| b.len() as u64))
-    }
-}
+/// Marks a response after which the connection should be closed (a body
+/// that was refused or timed out): the server adds `Connection: close` on
+/// HTTP/1.1.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CloseConnection;
 
 /// Turns a handler's return value into a [`Response`].
 ///
@@ -177,7 +78,7 @@ pub(crate) fn internal_server_error() -> Response {
 ///
 /// let resp = Json(json!({"message": "Hello World"})).into_response();
 /// assert_eq!(resp.status(), 200);
-/// assert_eq!(resp.body().as_bytes(), br#"{"message":"Hello World"}"#);
+/// assert_eq!(resp.body().as_bytes().unwrap(), br#"{"message":"Hello World"}"#);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Json<T>(pub T);

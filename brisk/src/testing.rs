@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::App;
 use crate::app::AppShared;
-use crate::params::RawBody;
+use crate::body::Body;
 use crate::serve::ServerConfig;
 
 /// An in-process client for an [`App`].
@@ -186,26 +186,31 @@ impl TestRequest<'_> {
 
     /// Sends the request from async code running on any tokio runtime.
     pub async fn send_async(self) -> TestResponse {
-        let mut req = http::Request::new(());
+        let mut req = http::Request::new(Body::from(self.body));
         *req.method_mut() = self.method;
         *req.uri_mut() = self.uri.parse().expect("request URI");
         *req.headers_mut() = self.headers;
-        let (parts, ()) = req.into_parts();
+        if !req.headers().contains_key(http::header::HOST) {
+            // What Starlette's TestClient sends; HTTP/1.1 requires a Host.
+            req.headers_mut()
+                .insert(http::header::HOST, HeaderValue::from_static("testserver"));
+        }
         let app = Arc::clone(&self.client.app);
-        let body = RawBody::Buffered(self.body);
-        // Run on the client's runtime, like a connection task on the server.
-        let task = self
-            .client
-            .runtime
-            .spawn(async move { app.handle(parts, body).await });
-        let resp = task
+        // Run on the client's runtime, like a connection task on the server;
+        // the body is read there too (a streamed body may need the runtime).
+        let task = self.client.runtime.spawn(async move {
+            let resp = app.handle(req).await;
+            let (parts, body) = resp.into_parts();
+            let body = body.collect_bytes().await;
+            (parts, body)
+        });
+        let (parts, body) = task
             .await
             .expect("the request task never panics: panics become 500s");
-        let (parts, body) = resp.into_parts();
         TestResponse {
             status: parts.status,
             headers: parts.headers,
-            body: Bytes::copy_from_slice(body.as_bytes()),
+            body: body.unwrap_or_else(|e| panic!("the response body failed: {e}")),
         }
     }
 }

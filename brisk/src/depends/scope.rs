@@ -98,7 +98,8 @@ impl Work {
 }
 
 /// Runs a request's after-response work when dropped, i.e. when hyper has
-/// written the last byte of the response body and lets go of it.
+/// written the last byte of the response body and lets go of it (it rides
+/// on the body as a guard: [`Body::attach_guard`](crate::body::Body)).
 pub(crate) struct AfterResponse {
     work: Option<Work>,
     handle: Option<tokio::runtime::Handle>,

@@ -34,9 +34,10 @@ use http_body_util::{BodyExt, Limited};
 use sync_wrapper::SyncWrapper;
 
 use crate::app::AppShared;
+use crate::body::Body;
 use crate::depends::scope::RequestScope;
 use crate::error::{ErrorItem, LocPart, ValidationErrors};
-use crate::response::{IntoResponse, Response};
+use crate::response::{CloseConnection, IntoResponse, Response};
 use crate::routing::Operation;
 
 pub use scalar::ParamValue;
@@ -305,12 +306,6 @@ pub enum ParamDoc {
     },
 }
 
-/// The body as it arrived: not read yet, or already buffered.
-pub(crate) enum RawBody {
-    Incoming(hyper::body::Incoming),
-    Buffered(Bytes),
-}
-
 /// One request on its way through extraction.
 ///
 /// Holds the request head, the body (read at most once, on demand), the path
@@ -318,7 +313,9 @@ pub(crate) enum RawBody {
 /// once, on demand).
 pub struct RequestContext {
     pub(crate) parts: http::request::Parts,
-    pub(crate) body: Option<RawBody>,
+    /// The body; after it has been read, a buffered copy of it.
+    /// `SyncWrapper`: only reachable through `&mut self` (see `dep_cache`).
+    body: SyncWrapper<Option<Body>>,
     pub(crate) path_params: Vec<(Box<str>, String)>,
     query: Option<Vec<(String, String)>>,
     pub(crate) app: Arc<AppShared>,
@@ -334,14 +331,14 @@ pub struct RequestContext {
 impl RequestContext {
     pub(crate) fn new(
         parts: http::request::Parts,
-        body: RawBody,
+        body: Body,
         path_params: Vec<(Box<str>, String)>,
         app: Arc<AppShared>,
         op: Arc<Operation>,
     ) -> Self {
         RequestContext {
             parts,
-            body: Some(body),
+            body: SyncWrapper::new(Some(body)),
             path_params,
             query: None,
             app,
@@ -413,32 +410,36 @@ impl RequestContext {
     }
 
     /// Reads the whole body (once; later calls get the same bytes), enforcing
-    /// the app's body size limit with 413.
+    /// the app's body size limit (413) and the server's body deadlines (408).
     pub async fn body_bytes(&mut self) -> Result<Bytes, Rejection> {
-        let bytes = match self.body.take() {
-            Some(RawBody::Buffered(b)) => b,
-            Some(RawBody::Incoming(incoming)) => {
-                match Limited::new(incoming, self.app.max_body_size)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => collected.to_bytes(),
-                    Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                        return Err(Rejection::Respond(
-                            crate::HttpError::new(413, "Request body too large").into_response(),
-                        ));
-                    }
-                    Err(_) => {
-                        return Err(Rejection::Respond(
-                            crate::HttpError::bad_request("Could not read the request body")
-                                .into_response(),
-                        ));
-                    }
-                }
+        let body = self.body.get_mut().take().unwrap_or_default();
+        let buffered = body.as_bytes().map(<[u8]>::len);
+        let bytes = match buffered {
+            // Already in memory (the TestClient, a second read): no copy.
+            Some(len) if len <= self.app.max_body_size => {
+                body.collect_bytes().await.unwrap_or_default()
             }
-            None => Bytes::new(),
+            _ => match Limited::new(body, self.app.max_body_size).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                    return Err(Rejection::Respond(crate::app::body_too_large()));
+                }
+                Err(err) if crate::body::is_body_timeout(&*err) => {
+                    tracing::debug!(error = %err, "request body timed out; answering 408");
+                    let mut resp = crate::HttpError::new(408, "Request Timeout").into_response();
+                    resp.extensions_mut().insert(CloseConnection);
+                    return Err(Rejection::Respond(resp));
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not read the request body");
+                    let mut resp = crate::HttpError::bad_request("Could not read the request body")
+                        .into_response();
+                    resp.extensions_mut().insert(CloseConnection);
+                    return Err(Rejection::Respond(resp));
+                }
+            },
         };
-        self.body = Some(RawBody::Buffered(bytes.clone()));
+        *self.body.get_mut() = Some(Body::from(bytes.clone()));
         Ok(bytes)
     }
 

@@ -1,6 +1,11 @@
 //! Server settings from the command line and `BRISK_*` variables.
 
+use std::time::Duration;
+
 use clap::Parser;
+
+use super::conn::ConnSettings;
+use super::deadline::BodyDeadlines;
 
 /// How to serve an app. Every flag can also be set by a `BRISK_*` variable;
 /// the command line wins over the variable, which wins over the value set on
@@ -75,19 +80,44 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_LIMIT_MAX_REQUESTS_JITTER", default_value_t = 0)]
     pub limit_max_requests_jitter: u64,
 
-    /// Seconds an idle keep-alive connection stays open; also the time a
-    /// client has to send a complete request head (slow-loris protection).
+    /// Seconds an idle keep-alive connection stays open; also how long a new
+    /// connection may stay silent, and how long a request head may take from
+    /// its first byte (slow-loris protection).
     #[arg(long, env = "BRISK_TIMEOUT_KEEP_ALIVE", default_value_t = 5.0)]
     pub timeout_keep_alive: f64,
+
+    /// Seconds a request body may pause between two chunks; then 408 and the
+    /// connection is closed.
+    #[arg(long, env = "BRISK_TIMEOUT_BODY_IDLE", default_value_t = 30.0)]
+    pub timeout_body_idle: f64,
+
+    /// Bytes per second a request body must average once --min-rate-grace has
+    /// passed (0: no minimum); slower: 408 and the connection is closed.
+    #[arg(long, env = "BRISK_MIN_BODY_RATE", default_value_t = 240)]
+    pub min_body_rate: u64,
+
+    /// Seconds before --min-body-rate applies to a body.
+    #[arg(long, env = "BRISK_MIN_RATE_GRACE", default_value_t = 10.0)]
+    pub min_rate_grace: f64,
+
+    /// Seconds a response write may make no progress (the client stopped
+    /// reading) before the connection is closed.
+    #[arg(long, env = "BRISK_TIMEOUT_WRITE_IDLE", default_value_t = 30.0)]
+    pub timeout_write_idle: f64,
 
     /// Default time limit in seconds for one request; past it, 504 and the
     /// async handler is cancelled. An operation's `timeout = "..."` wins [default: none].
     #[arg(long, env = "BRISK_TIMEOUT_REQUEST")]
     pub timeout_request: Option<f64>,
 
-    /// Largest request head (request line and headers) in bytes; larger: 431.
+    /// Largest request head (request line and headers) in bytes, exactly;
+    /// larger: 431.
     #[arg(long, env = "BRISK_LIMIT_MAX_HEADER_SIZE", default_value_t = 65536)]
     pub limit_max_header_size: usize,
+
+    /// Most header lines in a request head; more: 431.
+    #[arg(long, env = "BRISK_LIMIT_MAX_HEADERS", default_value_t = 256)]
+    pub limit_max_headers: usize,
 
     /// The listen backlog: connections the kernel queues before they are accepted.
     #[arg(long, env = "BRISK_BACKLOG", default_value_t = 2048)]
@@ -98,7 +128,28 @@ pub struct ServerConfig {
     pub no_access_log: bool,
 }
 
+/// Seconds (as given on the command line) to a duration; negative or
+/// non-finite values count as a millisecond.
+pub(crate) fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value.max(0.001)).unwrap_or(Duration::from_secs(86_400 * 365))
+}
+
 impl ServerConfig {
+    /// The per-connection deadlines and limits.
+    pub(crate) fn conn_settings(&self) -> ConnSettings {
+        ConnSettings {
+            head_timeout: seconds(self.timeout_keep_alive),
+            body: BodyDeadlines {
+                idle: seconds(self.timeout_body_idle),
+                min_rate: self.min_body_rate,
+                grace: seconds(self.min_rate_grace),
+            },
+            write_idle: seconds(self.timeout_write_idle),
+            max_header_size: self.limit_max_header_size,
+            max_headers: self.limit_max_headers.max(1),
+        }
+    }
+
     /// Reads the process's arguments and `BRISK_*` variables; prints help or
     /// an error and exits on bad input.
     pub fn from_args() -> Self {

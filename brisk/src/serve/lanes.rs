@@ -10,35 +10,26 @@
 //! The first lane is the main event loop; one spare single-worker lane is
 //! ready from the start, more are created on demand, up to [`MAX_LANES`].
 
-use std::convert::Infallible;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-
-use super::prefixed::Prefixed;
+use super::conn::{Protocols, serve_connection};
+use super::tracker::{ConnHandle, Tracker};
 use crate::app::AppShared;
 use crate::exec::watchdog::LaneHealth;
-use crate::params::RawBody;
 
 /// The most event loops one server runs (the main one and the spares).
 pub(crate) const MAX_LANES: usize = 8;
 
 /// An accepted connection not yet picked up by its lane.
 pub(crate) struct PendingConn {
-    stream: Mutex<Option<std::net::TcpStream>>,
+    stream: Mutex<Option<(std::net::TcpStream, ConnHandle)>>,
     peer: SocketAddr,
 }
 
 impl PendingConn {
-    fn take(&self) -> Option<std::net::TcpStream> {
+    fn take(&self) -> Option<(std::net::TcpStream, ConnHandle)> {
         self.stream.lock().expect("pending lock").take()
     }
 
@@ -55,43 +46,29 @@ pub(crate) struct Lane {
     pending: Mutex<Vec<Arc<PendingConn>>>,
 }
 
-/// hyper-util's auto builder (HTTP/1.1 and h2c) with the app's limits: the
-/// keep-alive timeout doubles as the request-head timeout (hyper starts that
-/// timer while waiting for a head, idle or not), and the head size limit
-/// answers 431.
-fn connection_builder(app: &AppShared) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(app.limits.keep_alive)
-        .max_buf_size(app.limits.max_header_size.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(app.limits.max_header_size as u32);
-    builder
-}
-
 /// Hands accepted connections to lanes and serves them there.
 pub(crate) struct Dispatcher {
     app: Arc<AppShared>,
     lanes: RwLock<Vec<Arc<Lane>>>,
     runtimes: Mutex<Vec<tokio::runtime::Runtime>>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: Mutex<Option<GracefulShutdown>>,
+    protocols: Arc<Protocols>,
+    tracker: Arc<Tracker>,
 }
 
 impl Dispatcher {
     /// The main event loop with `workers` threads, and one spare lane.
-    pub(crate) fn new(app: Arc<AppShared>, workers: Option<usize>) -> std::io::Result<Arc<Self>> {
-        let builder = Arc::new(connection_builder(&app));
+    pub(crate) fn new(
+        app: Arc<AppShared>,
+        workers: Option<usize>,
+        protocols: Arc<Protocols>,
+        tracker: Arc<Tracker>,
+    ) -> std::io::Result<Arc<Self>> {
         let dispatcher = Arc::new(Dispatcher {
             app,
             lanes: RwLock::new(Vec::new()),
             runtimes: Mutex::new(Vec::new()),
-            builder,
-            graceful: Mutex::new(Some(GracefulShutdown::new())),
+            protocols,
+            tracker,
         });
         dispatcher.add_lane(workers)?;
         dispatcher.add_lane(Some(1))?;
@@ -149,9 +126,10 @@ impl Dispatcher {
         self: &Arc<Self>,
         stream: std::net::TcpStream,
         peer: SocketAddr,
+        handle: ConnHandle,
     ) -> Arc<PendingConn> {
         let conn = Arc::new(PendingConn {
-            stream: Mutex::new(Some(stream)),
+            stream: Mutex::new(Some((stream, handle))),
             peer,
         });
         self.dispatch_pending(Arc::clone(&conn));
@@ -165,9 +143,6 @@ impl Dispatcher {
     }
 
     fn dispatch_pending(self: &Arc<Self>, conn: Arc<PendingConn>) {
-        let Some(watcher) = self.watcher() else {
-            return; // shutting down: drop the connection
-        };
         let lane = self.pick();
         {
             let mut pending = lane.pending.lock().expect("pending lock");
@@ -175,12 +150,12 @@ impl Dispatcher {
             pending.push(Arc::clone(&conn));
         }
         let app = Arc::clone(&self.app);
-        let builder = Arc::clone(&self.builder);
+        let protocols = Arc::clone(&self.protocols);
         lane.handle.spawn(async move {
-            let Some(stream) = conn.take() else {
+            let Some((stream, handle)) = conn.take() else {
                 return; // rescued to another lane before this one got to it
             };
-            serve_connection(app, builder, watcher, stream, conn.peer).await;
+            serve_connection(app, protocols, handle, stream, conn.peer).await;
         });
     }
 
@@ -197,9 +172,9 @@ impl Dispatcher {
             .collect();
         let mut moved = 0;
         for conn in queued {
-            if let Some(stream) = conn.take() {
+            if let Some((stream, handle)) = conn.take() {
                 moved += 1;
-                let _ = self.dispatch(stream, conn.peer);
+                let _ = self.dispatch(stream, conn.peer, handle);
             }
         }
         if moved > 0 {
@@ -210,29 +185,19 @@ impl Dispatcher {
         }
     }
 
-    fn watcher(&self) -> Option<Watcher> {
-        self.graceful
-            .lock()
-            .expect("graceful lock")
-            .as_ref()
-            .map(GracefulShutdown::watcher)
-    }
-
-    /// Stops taking connections and waits up to `grace` for open ones to
-    /// finish their in-flight requests.
+    /// Asks every connection to finish (see [`Tracker::start_draining`])
+    /// and waits up to `grace` for them to close.
     pub(crate) async fn drain(&self, grace: Duration) {
-        let Some(graceful) = self.graceful.lock().expect("graceful lock").take() else {
-            return;
-        };
+        self.tracker.start_draining();
         tracing::info!(
-            connections = graceful.count(),
+            connections = self.tracker.open(),
             "waiting for in-flight requests"
         );
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("graceful shutdown timed out; closing remaining connections");
+        if !self.tracker.wait_closed(grace).await {
+            tracing::warn!(
+                connections = self.tracker.open(),
+                "graceful shutdown timed out; closing remaining connections"
+            );
         }
     }
 
@@ -253,45 +218,5 @@ impl Dispatcher {
         for rt in runtimes {
             rt.shutdown_timeout(Duration::from_secs(1));
         }
-    }
-}
-
-async fn serve_connection(
-    app: Arc<AppShared>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
-    stream: std::net::TcpStream,
-    peer: SocketAddr,
-) {
-    // Read what the client already sent before registering (see `prefixed`).
-    let mut first = [0u8; 4096];
-    let prefix = match (&stream).read(&mut first) {
-        Ok(0) => return, // closed before sending anything
-        // Exactly-sized: this buffer lives as long as the connection.
-        Ok(n) => Bytes::copy_from_slice(&first[..n]),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            tracing::debug!(%peer, "connection handed over before its first bytes");
-            Bytes::new()
-        }
-        Err(e) => {
-            return tracing::debug!(%peer, error = %e, "connection failed before its first request");
-        }
-    };
-    let stream = match tokio::net::TcpStream::from_std(stream) {
-        Ok(s) => s,
-        Err(e) => return tracing::debug!(%peer, error = %e, "could not register connection"),
-    };
-    let _ = stream.set_nodelay(true);
-    let stream = Prefixed::new(prefix, stream);
-    let service = service_fn(move |req: http::Request<Incoming>| {
-        let app = Arc::clone(&app);
-        async move {
-            let (parts, body) = req.into_parts();
-            Ok::<_, Infallible>(app.handle(parts, RawBody::Incoming(body)).await)
-        }
-    });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }

@@ -1,20 +1,28 @@
 //! Sockets, HTTP connections and the server's life cycle.
 //!
-//! * [`accept`](self::accept): the accept loop, on a thread of its own, so a
-//!   blocked event loop never stops new connections.
-//! * [`lanes`](self::lanes): the event loops (tokio multi-thread runtimes) that
-//!   serve connections with hyper-util's auto builder, which speaks HTTP/1.1
-//!   (keep-alive) or HTTP/2 cleartext (prior knowledge), detected from the
-//!   first bytes; and the rescue of connections queued on a blocked one.
+//! * `accept`: the listening socket and the accept loop, on a thread of its
+//!   own, so a blocked event loop never stops new connections, and no client
+//!   can make it wait.
+//! * `lanes`: the event loops (tokio multi-thread runtimes) connections are
+//!   served on, and the rescue of connections queued on a blocked one.
+//! * `conn`, `io`, `deadline`: one connection, HTTP/1.1 or HTTP/2 cleartext,
+//!   served by hyper with a deadline at every stage (see the table in `conn`).
+//! * `tracker`: every open connection; shedding idle ones at the
+//!   file-descriptor limit, draining them all on shutdown.
+//! * `workers`: `--workers N` processes under a supervisor.
 //! * [`ServerConfig`]: flags and `BRISK_*` variables.
 //!
-//! On SIGINT/SIGTERM the listener closes, connections finish their in-flight
-//! requests (bounded by `--timeout-graceful-shutdown`), and the process exits 0.
+//! On SIGINT/SIGTERM the listener closes first (new connections are
+//! refused), connections finish their in-flight requests (bounded by
+//! `--timeout-graceful-shutdown`), and the process exits 0.
 
 mod accept;
 mod config;
+mod conn;
+mod deadline;
+mod io;
 mod lanes;
-mod prefixed;
+mod tracker;
 mod workers;
 
 use std::future::Future;
@@ -30,45 +38,20 @@ use crate::App;
 use crate::app::AppShared;
 use crate::exec::threadpool;
 use crate::exec::watchdog::{self, LaneHealth};
+use accept::Acceptor;
+use conn::Protocols;
 use lanes::Dispatcher;
+use tracker::Tracker;
 
-/// Installs the `tracing` subscriber (stderr, level from the config or
-/// `RUST_LOG`); does nothing if the application installed one already. With
-/// `--workers`, every line starts with the writing process's pid.
+/// Installs brisk's `tracing` subscriber (stderr through a non-blocking
+/// queue, level from the config or `RUST_LOG`); does nothing if the
+/// application installed one already. With `--workers`, every line starts
+/// with the writing process's pid.
 pub fn init_logging(config: &ServerConfig) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_level.clone());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let _ = if config.workers > 1 || workers::is_worker() {
-        builder
-            .event_format(WithPid(tracing_subscriber::fmt::format().with_ansi(ansi)))
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
-/// Prefixes each log line with `[pid]`, as uvicorn does with workers.
-struct WithPid<F>(F);
-
-impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithPid<F>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-    F: tracing_subscriber::fmt::FormatEvent<S, N>,
-{
-    fn format_event(
-        &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        write!(writer, "[{}] ", std::process::id())?;
-        self.0.format_event(ctx, writer, event)
-    }
+    crate::logging::init(&crate::logging::LogSettings {
+        filter: config.log_level.clone(),
+        with_pid: config.workers > 1 || workers::is_worker(),
+    });
 }
 
 /// Builds one event loop for `app`: `threads` workers (default: one per
@@ -114,7 +97,7 @@ pub fn run(app: App, config: ServerConfig) -> i32 {
     let listener = if workers::is_worker() {
         workers::inherited_listener()
     } else {
-        workers::bind(&config)
+        accept::bind(&config)
     };
     let listener = match listener {
         Ok(l) => l,
@@ -132,7 +115,7 @@ pub fn run(app: App, config: ServerConfig) -> i32 {
             (cores / config.workers.max(1)).max(1)
         })
     });
-    match Server::new(shared, listener, threads) {
+    match Server::new(shared, listener, threads, &config) {
         Ok(server) => {
             let retire = Arc::clone(&server.app);
             server.run(
@@ -164,11 +147,32 @@ async fn shutdown_signal() {
     }
 }
 
+/// Makes large buffers (request bodies, big answers) go straight back to
+/// the operating system when freed. glibc raises its mmap threshold after
+/// the first large free (up to 32 MiB) and then keeps later large buffers in
+/// its heaps, so a burst of big requests (or slow readers cut at their
+/// deadline) leaves the process's memory high long after they are gone. A
+/// fixed threshold keeps every allocation of 256 KiB or more in a mapping of
+/// its own, returned on free; smaller ones are unaffected.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt with a documented parameter, before the server's
+        // threads start allocating large buffers.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        });
+    }
+}
+
 /// A bound listener, its event loops, and the acceptor runtime.
 struct Server {
     app: Arc<AppShared>,
     listener: std::net::TcpListener,
     dispatcher: Arc<Dispatcher>,
+    tracker: Arc<Tracker>,
+    head_timeout: Duration,
     acceptor: tokio::runtime::Runtime,
 }
 
@@ -177,9 +181,16 @@ impl Server {
         app: Arc<AppShared>,
         listener: std::net::TcpListener,
         workers: Option<usize>,
+        config: &ServerConfig,
     ) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
-        let dispatcher = Dispatcher::new(Arc::clone(&app), workers)?;
+        tune_allocator();
+        let settings = config.conn_settings();
+        let head_timeout = settings.head_timeout;
+        let tracker = Tracker::new(tracker::raise_fd_limit());
+        let protocols = Arc::new(Protocols::new(settings));
+        let dispatcher =
+            Dispatcher::new(Arc::clone(&app), workers, protocols, Arc::clone(&tracker))?;
         let acceptor = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -187,6 +198,8 @@ impl Server {
             app,
             listener,
             dispatcher,
+            tracker,
+            head_timeout,
             acceptor,
         })
     }
@@ -203,6 +216,8 @@ impl Server {
             app,
             listener,
             dispatcher,
+            tracker,
+            head_timeout,
             acceptor,
         } = self;
         acceptor.block_on(async {
@@ -221,13 +236,15 @@ impl Server {
                     .main_handle()
                     .spawn(workers::answer_health_checks(health));
             }
-            accept::accept_loop(
-                listener,
-                Arc::clone(&dispatcher),
-                shutdown,
-                workers::is_worker(),
-            )
-            .await;
+            let acceptor = Acceptor {
+                dispatcher: Arc::clone(&dispatcher),
+                tracker,
+                head_timeout,
+                shared: workers::is_worker(),
+            };
+            // Returns (dropping the listener: new connections are refused)
+            // as soon as `shutdown` resolves; then the open ones drain.
+            acceptor.run(listener, shutdown).await;
             dispatcher.drain(grace).await;
         });
         let shutdown_hooks = app.take_hooks(false);
@@ -263,11 +280,15 @@ impl BackgroundServer {
     pub fn start(app: App, config: ServerConfig) -> Self {
         init_logging(&config);
         let shared = app.into_shared(&config);
-        let listener =
-            std::net::TcpListener::bind((config.host.as_str(), config.port)).expect("bind");
+        let listener = accept::bind(&config).expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let server = Server::new(Arc::clone(&shared), listener, config.event_loop_threads)
-            .expect("start server");
+        let server = Server::new(
+            Arc::clone(&shared),
+            listener,
+            config.event_loop_threads,
+            &config,
+        )
+        .expect("start server");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let grace = Duration::from_secs(config.timeout_graceful_shutdown);
         let thread = std::thread::Builder::new()

@@ -127,24 +127,6 @@ fn send_signal(pid: u32, sig: libc::c_int) {
     }
 }
 
-/// Binds the listening socket with `--backlog` (shared by all workers).
-pub(crate) fn bind(config: &ServerConfig) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr: std::net::SocketAddr =
-        format!("{}:{}", config.host, config.port)
-            .parse()
-            .or_else(|_| {
-                std::net::ToSocketAddrs::to_socket_addrs(&(config.host.as_str(), config.port))?
-                    .next()
-                    .ok_or_else(|| std::io::Error::other("host did not resolve"))
-            })?;
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(config.backlog)?;
-    Ok(socket.into())
-}
-
 enum Event {
     Ready {
         id: usize,
@@ -168,7 +150,7 @@ struct Handle {
 
 /// Runs the supervisor until SIGTERM/SIGINT; returns the exit code.
 pub(crate) fn supervise(config: ServerConfig) -> i32 {
-    let listener = match bind(&config) {
+    let listener = match super::accept::bind(&config) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(host = %config.host, port = config.port, error = %e, "could not bind");
@@ -184,7 +166,9 @@ pub(crate) fn supervise(config: ServerConfig) -> i32 {
 
 struct Supervisor {
     config: ServerConfig,
-    listener: std::net::TcpListener,
+    /// Closed (`None`) when stopping, so that once the workers close their
+    /// copies too, new connections are refused instead of queued.
+    listener: Option<std::net::TcpListener>,
     workers: HashMap<usize, Handle>,
     next_id: usize,
     target: usize,
@@ -202,7 +186,7 @@ impl Supervisor {
         let target = config.workers.max(1);
         Supervisor {
             config,
-            listener,
+            listener: Some(listener),
             workers: HashMap::new(),
             next_id: 0,
             target,
@@ -217,21 +201,32 @@ impl Supervisor {
     fn spawn(&mut self) -> std::io::Result<usize> {
         let id = self.next_id;
         self.next_id += 1;
+        let listener_fd = match &self.listener {
+            Some(l) => l.as_raw_fd(),
+            None => return Err(std::io::Error::other("the listener is closed")),
+        };
         let (ours, theirs) = StdUnixStream::pair()?;
         inheritable(theirs.as_raw_fd())?;
-        inheritable(self.listener.as_raw_fd())?;
+        inheritable(listener_fd)?;
         let exe = std::env::current_exe()?;
         let mut cmd = tokio::process::Command::new(exe);
         cmd.args(std::env::args_os().skip(1))
-            .env(ENV_LISTEN_FD, self.listener.as_raw_fd().to_string())
+            .env(ENV_LISTEN_FD, listener_fd.to_string())
             .env(ENV_HEALTH_FD, theirs.as_raw_fd().to_string())
             .env(ENV_WORKER_ID, id.to_string())
             .kill_on_drop(false);
-        // SAFETY: prctl only, async-signal-safe: a worker gets SIGTERM if the
-        // supervisor dies, instead of living on unsupervised.
+        // A worker gets SIGTERM if the supervisor dies (even by SIGKILL),
+        // drains, and exits, instead of living on unsupervised. If the
+        // supervisor died before prctl took effect, the worker is already
+        // orphaned: its parent pid changed, so it does not start at all.
+        let supervisor = std::process::id() as libc::pid_t;
+        // SAFETY: prctl and getppid only, both async-signal-safe.
         unsafe {
-            cmd.as_std_mut().pre_exec(|| {
+            cmd.as_std_mut().pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() != supervisor {
+                    return Err(std::io::Error::other("the supervisor is gone"));
+                }
                 Ok(())
             });
         }
@@ -272,7 +267,8 @@ impl Supervisor {
             workers = self.target,
             "brisk supervisor serving on http://{} with {} workers",
             self.listener
-                .local_addr()
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             self.target
@@ -392,6 +388,9 @@ impl Supervisor {
     /// timeout plus a margin), then SIGKILL to stragglers.
     async fn stop(mut self) -> i32 {
         self.stopping = true;
+        // Stop listening first: the workers close their copies as they start
+        // draining, and then the kernel refuses new connections.
+        self.listener = None;
         for id in self.workers.keys().copied().collect::<Vec<_>>() {
             self.terminate(id);
         }

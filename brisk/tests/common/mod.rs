@@ -128,19 +128,30 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
 
 /// Starts an example on a free port and waits until it says where it listens.
 pub fn start_example(name: &str, extra_args: &[&str]) -> ExampleProcess {
+    start_example_with(name, extra_args, |_| {})
+}
+
+/// Like [`start_example`], with a chance to adjust the command first
+/// (environment, resource limits).
+pub fn start_example_with(
+    name: &str,
+    extra_args: &[&str],
+    configure: impl FnOnce(&mut Command),
+) -> ExampleProcess {
     let path = example_path(name);
     assert!(
         path.exists(),
         "example binary {path:?} not built (run `cargo test`, which builds examples)"
     );
-    let mut child = Command::new(&path)
+    let mut command = Command::new(&path);
+    command
         .args(["--port", "0"])
         .args(extra_args)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("spawn example");
     let stderr = child.stderr.take().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -162,4 +173,99 @@ pub fn start_example(name: &str, extra_args: &[&str]) -> ExampleProcess {
         .recv_timeout(Duration::from_secs(30))
         .expect("example did not report its address");
     ExampleProcess { child, addr, log }
+}
+
+/// Writes `bytes` on a fresh connection and reads until the server closes
+/// it or `limit` passes; returns what was read and whether it was closed.
+pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], limit: Duration) -> (Vec<u8>, bool) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(bytes).expect("write");
+    read_until_closed(&mut stream, limit)
+}
+
+/// Reads from `stream` until EOF, a reset, or `limit`; returns the bytes
+/// and whether the connection ended (false: still open at the deadline).
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    let deadline = std::time::Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return (out, false);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, false);
+            }
+            Err(_) => return (out, true), // reset by the server
+        }
+    }
+}
+
+/// Parses the first response in `bytes` (a Content-Length body).
+pub fn parse_response(bytes: &[u8]) -> RawResponse {
+    read_response(&mut BufReader::new(bytes))
+}
+
+/// One request over HTTP/2 cleartext (prior knowledge) with hyper's client.
+pub fn h2_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<(u16, http::HeaderMap, Vec<u8>), String> {
+    use http_body_util::BodyExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((parts.status.as_u16(), parts.headers, body.to_vec()))
+    })
+}
+
+/// The resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

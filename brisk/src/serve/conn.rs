@@ -1,0 +1,327 @@
+//! One connection, from its first bytes to its close: HTTP/1.1 or HTTP/2
+//! (cleartext, prior knowledge) chosen from those bytes, served by hyper,
+//! with a deadline at every stage.
+//!
+//! | stage | deadline |
+//! |---|---|
+//! | waiting for the first bytes (in the acceptor) | `--timeout-keep-alive` |
+//! | reading a request head (HTTP/1.1) | `--timeout-keep-alive` from its first byte (hyper's header timer), 431 beyond `--limit-max-header-size` |
+//! | idle between requests | `--timeout-keep-alive` (HTTP/1.1: hyper; HTTP/2: no open stream for that long → GOAWAY) |
+//! | reading a request body | `--timeout-body-idle` between chunks, `--min-body-rate` on average → 408 |
+//! | writing a response | `--timeout-write-idle` without progress → closed |
+//! | running the handler | `--timeout-request` / `timeout = "..."` → 504 (in the app) |
+//!
+//! hyper-util's `auto` builder is not used: it detects the protocol by
+//! reading with no deadline at all (a silent connection sat there forever),
+//! and it hides hyper's exact head-size limit. The detection it does is one
+//! comparison with HTTP/2's connection preface, done here on the bytes the
+//! lane already read.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, HOST, HeaderValue};
+use http::{Request, Version};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::AsyncReadExt;
+
+use super::deadline::{BodyDeadlines, DeadlineBody};
+use super::io::ConnIo;
+use super::tracker::{BusyGuard, ConnHandle};
+use crate::app::AppShared;
+use crate::body::{Body, BoxError};
+use crate::error::HttpError;
+use crate::response::{CloseConnection, IntoResponse};
+
+/// HTTP/2's connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// hyper's default largest read buffer; raised when the head limit needs it.
+const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
+
+/// How long an HTTP/2 connection asked to go away may take to finish its
+/// streams before it is dropped.
+const H2_GOAWAY_GRACE: Duration = Duration::from_secs(30);
+
+/// The per-connection limits and deadlines, from the server configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnSettings {
+    /// Waiting for a request head (or the first bytes), and idle between requests.
+    pub(crate) head_timeout: Duration,
+    /// Reading a request body.
+    pub(crate) body: BodyDeadlines,
+    /// A response write making no progress.
+    pub(crate) write_idle: Duration,
+    /// The largest request head in bytes.
+    pub(crate) max_header_size: usize,
+    /// The most header lines in a request head.
+    pub(crate) max_headers: usize,
+}
+
+/// hyper's connection builders, configured once per server.
+pub(crate) struct Protocols {
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    settings: ConnSettings,
+}
+
+impl Protocols {
+    pub(crate) fn new(settings: ConnSettings) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(settings.head_timeout)
+            .max_header_size(settings.max_header_size)
+            .max_headers(settings.max_headers)
+            .max_buf_size(HYPER_DEFAULT_MAX_BUF.max(settings.max_header_size + 8192));
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+        Protocols { h1, h2, settings }
+    }
+
+    pub(crate) fn settings(&self) -> &ConnSettings {
+        &self.settings
+    }
+}
+
+/// Serves one connection until it ends, is shed, or the server stops.
+pub(crate) async fn serve_connection(
+    app: Arc<AppShared>,
+    protocols: Arc<Protocols>,
+    handle: ConnHandle,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+) {
+    // Read what the client already sent before registering (see `io`).
+    let mut first = [0u8; 4096];
+    let prefix = match (&stream).read(&mut first) {
+        Ok(0) => return, // closed before sending anything
+        // Exactly-sized: this buffer lives as long as the connection.
+        Ok(n) => Bytes::copy_from_slice(&first[..n]),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Bytes::new(),
+        Err(e) => {
+            return tracing::debug!(%peer, error = %e, "connection failed before its first request");
+        }
+    };
+    let mut stream = match tokio::net::TcpStream::from_std(stream) {
+        Ok(s) => s,
+        Err(e) => return tracing::debug!(%peer, error = %e, "could not register connection"),
+    };
+    let _ = stream.set_nodelay(true);
+    let settings = protocols.settings();
+    let prefix = match complete_preface(&mut stream, prefix, settings.head_timeout).await {
+        Some(p) => p,
+        None => return,
+    };
+    let is_h2 = prefix.starts_with(H2_PREFACE);
+    let state = Arc::clone(handle.state());
+    let io = TokioIo::new(ConnIo::new(
+        prefix,
+        stream,
+        settings.write_idle,
+        Arc::clone(&state),
+    ));
+    let service = {
+        let state = Arc::clone(&state);
+        let body_deadlines = settings.body;
+        service_fn(move |req: Request<Incoming>| {
+            let app = Arc::clone(&app);
+            let busy = state.enter();
+            let closing = state.is_closing();
+            async move {
+                Ok::<_, Infallible>(answer(&app, req, busy, closing, body_deadlines, peer).await)
+            }
+        })
+    };
+    let mut draining = handle.draining();
+    if is_h2 {
+        let conn = protocols.h2.serve_connection(io, service);
+        tokio::pin!(conn);
+        let mut going_away = false;
+        // Armed once the connection is asked to go away.
+        let mut hard_stop = Box::pin(tokio::time::sleep(Duration::from_secs(86_400)));
+        loop {
+            // While a stream is open, look again a keep-alive later; once
+            // idle, exactly when the keep-alive runs out.
+            let wake = if state.is_busy() {
+                std::time::Instant::now() + settings.head_timeout
+            } else {
+                state.idle_since() + settings.head_timeout
+            };
+            let idle_check = tokio::time::sleep_until(wake.into());
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
+                    }
+                    return;
+                }
+                () = state.shed() => return,
+                () = &mut hard_stop, if going_away => return,
+                changed = draining.changed(), if !going_away => {
+                    if changed.is_err() || *draining.borrow() {
+                        going_away = true;
+                        conn.as_mut().graceful_shutdown();
+                        hard_stop.as_mut().reset(tokio::time::Instant::now() + H2_GOAWAY_GRACE);
+                    }
+                }
+                () = idle_check, if !going_away => {
+                    let idle_for = state.idle_since().elapsed();
+                    if !state.is_busy() && idle_for >= settings.head_timeout {
+                        going_away = true;
+                        conn.as_mut().graceful_shutdown();
+                        hard_stop.as_mut().reset(tokio::time::Instant::now() + settings.head_timeout);
+                    }
+                }
+            }
+        }
+    } else {
+        // HTTP/1.1: hyper's header timer closes idle and slow connections;
+        // draining only marks answers `Connection: close` (see `answer`), so
+        // an idle connection is never closed under a request in flight.
+        let conn = protocols.h1.serve_connection(io, service).with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            () = state.shed() => {}
+        }
+    }
+}
+
+/// Reads until `prefix` either is the whole HTTP/2 preface or cannot be
+/// its start; `None` if the client went silent or away meanwhile.
+async fn complete_preface(
+    stream: &mut tokio::net::TcpStream,
+    prefix: Bytes,
+    timeout: Duration,
+) -> Option<Bytes> {
+    let is_partial = |p: &[u8]| p.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(p);
+    if !is_partial(&prefix) {
+        return Some(prefix);
+    }
+    let mut buf = BytesMut::from(&prefix[..]);
+    let read_more = async {
+        while is_partial(&buf) {
+            if stream.read_buf(&mut buf).await.ok()? == 0 {
+                return None;
+            }
+        }
+        Some(())
+    };
+    tokio::time::timeout(timeout, read_more).await.ok()??;
+    Some(buf.freeze())
+}
+
+/// Answers one request: protocol checks, deadlines on its body, the app,
+/// and what the connection's state asks of the answer.
+async fn answer(
+    app: &Arc<AppShared>,
+    req: Request<Incoming>,
+    busy: BusyGuard,
+    closing: bool,
+    deadlines: BodyDeadlines,
+    peer: SocketAddr,
+) -> http::Response<TrackedBody> {
+    let version = req.version();
+    let mut resp = if let Some(problem) = protocol_problem(&req) {
+        let mut resp = HttpError::bad_request(problem).into_response();
+        resp.extensions_mut().insert(CloseConnection);
+        resp
+    } else {
+        let (mut parts, incoming) = req.into_parts();
+        parts.extensions.insert(peer);
+        let body = Body::new(DeadlineBody::new(incoming, deadlines));
+        app.handle(Request::from_parts(parts, body)).await
+    };
+    let close = closing || resp.extensions().get::<CloseConnection>().is_some();
+    if close && version <= Version::HTTP_11 {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp.map(|body| TrackedBody { body, _busy: busy })
+}
+
+/// What makes an HTTP/1.1 request invalid beyond what hyper checks: a
+/// missing or repeated `Host` (RFC 9112 §3.2).
+fn protocol_problem<B>(req: &Request<B>) -> Option<&'static str> {
+    if req.version() != Version::HTTP_11 {
+        return None;
+    }
+    let mut hosts = req.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), None) => None,
+        (None, _) => Some("Missing Host header"),
+        (Some(_), Some(_)) => Some("More than one Host header"),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its connection counted as busy until it
+    /// has been written (or dropped because the client left).
+    pub(crate) struct TrackedBody {
+        #[pin]
+        body: Body,
+        _busy: BusyGuard,
+    }
+}
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protocol_problem;
+
+    #[test]
+    fn http11_needs_exactly_one_host() {
+        let ok = http::Request::get("/")
+            .header("host", "a")
+            .body(())
+            .unwrap();
+        assert_eq!(protocol_problem(&ok), None);
+        let none = http::Request::get("/").body(()).unwrap();
+        assert_eq!(protocol_problem(&none), Some("Missing Host header"));
+        let two = http::Request::get("/")
+            .header("host", "a")
+            .header("host", "b")
+            .body(())
+            .unwrap();
+        assert_eq!(protocol_problem(&two), Some("More than one Host header"));
+        let h10 = http::Request::get("/")
+            .version(http::Version::HTTP_10)
+            .body(())
+            .unwrap();
+        assert_eq!(protocol_problem(&h10), None);
+    }
+}
