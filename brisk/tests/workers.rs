@@ -534,3 +534,180 @@ fn main_worker_spreads_eight_delays_over_four_workers() {
         );
     }
 }
+
+// Rolling restarts and recycling under a wrk-like load (the hardening
+// issue's scenarios): 50 keep-alive connections for 20 s, four workers.
+
+fn assert_nothing_lost(what: &str, report: &common::LoadReport) {
+    eprintln!("{what}: {report:?}");
+    assert!(report.ok > 1000, "{what}: too little traffic: {report:?}");
+    assert_eq!(report.socket_errors, 0, "{what}: socket errors: {report:?}");
+    assert_eq!(report.non_2xx, 0, "{what}: non-2xx answers: {report:?}");
+}
+
+#[test]
+fn sighup_under_keep_alive_load_loses_no_request() {
+    let _serial = serial();
+    let server = production(&["--workers", "4"]);
+    assert!(wait_for(
+        || worker_of(server.addr, "/").is_some(),
+        Duration::from_secs(20)
+    ));
+    let before = worker_pids(server.child.id());
+    let load = common::KeepAliveLoad::start(server.addr, 50, "/");
+    thread::sleep(Duration::from_secs(3));
+    signal(server.child.id(), libc::SIGHUP);
+    thread::sleep(Duration::from_secs(17));
+    let report = load.finish();
+    let after = worker_pids(server.child.id());
+    assert!(
+        before.is_disjoint(&after),
+        "every worker was replaced: before {before:?}, after {after:?}"
+    );
+    assert!(report.closes > 0, "{report:?}");
+    assert_nothing_lost("SIGHUP", &report);
+}
+
+#[test]
+fn max_requests_recycling_under_keep_alive_load_loses_no_request() {
+    let _serial = serial();
+    let server = production(&[
+        "--workers",
+        "4",
+        "--limit-max-requests",
+        "10000",
+        "--limit-max-requests-jitter",
+        "1000",
+    ]);
+    assert!(wait_for(
+        || worker_of(server.addr, "/").is_some(),
+        Duration::from_secs(20)
+    ));
+    let load = common::KeepAliveLoad::start(server.addr, 50, "/");
+    thread::sleep(Duration::from_secs(20));
+    let report = load.finish();
+    let log = server.log.lock().unwrap().clone();
+    let retired = log.matches("retiring this process gracefully").count();
+    assert!(retired >= 2, "only {retired} workers recycled");
+    assert_nothing_lost("--limit-max-requests", &report);
+}
+
+/// The worker processes of supervisor `pid`.
+fn worker_pids(pid: u32) -> HashSet<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn workers_of_a_supervisor_killed_with_sigkill_drain_and_exit() {
+    let _serial = serial();
+    let mut server = production(&["--workers", "2", "--timeout-graceful-shutdown", "3"]);
+    assert!(wait_for(
+        || worker_pids(server.child.id()).len() == 2,
+        Duration::from_secs(20)
+    ));
+    let workers = worker_pids(server.child.id());
+    // A request in flight when the supervisor dies still gets its answer.
+    let addr = server.addr;
+    let in_flight = thread::spawn(move || request(addr, "GET", "/slow?ms=1000", None));
+    thread::sleep(Duration::from_millis(300));
+    signal(server.child.id(), libc::SIGKILL);
+    let _ = server.child.wait();
+    assert_eq!(in_flight.join().unwrap().status, 200);
+    assert!(
+        wait_for(
+            || workers.iter().all(|p| !alive(*p)),
+            Duration::from_secs(6)
+        ),
+        "orphaned workers still running: {:?}",
+        workers.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn sigterm_stops_listening_before_draining() {
+    let _serial = serial();
+    for workers in ["1", "2"] {
+        let mut server = production(&["--workers", workers]);
+        let addr = server.addr;
+        assert!(wait_for(
+            || worker_of(addr, "/").is_some(),
+            Duration::from_secs(20)
+        ));
+        let in_flight = thread::spawn(move || request(addr, "GET", "/slow?ms=2000", None));
+        thread::sleep(Duration::from_millis(300));
+        signal(server.child.id(), libc::SIGTERM);
+        thread::sleep(Duration::from_millis(500));
+        // A new client during the drain is refused at once, not accepted
+        // and reset later.
+        let started = Instant::now();
+        let outcome = match TcpStream::connect(addr) {
+            Err(e) => format!("refused: {e}"),
+            Ok(mut s) => {
+                let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+                let (bytes, closed) = common::read_until_closed(&mut s, Duration::from_secs(5));
+                format!("accepted: {} bytes, closed {closed}", bytes.len())
+            }
+        };
+        assert!(
+            outcome.starts_with("refused") && started.elapsed() < Duration::from_millis(500),
+            "workers={workers}: {outcome} after {:?}",
+            started.elapsed()
+        );
+        assert_eq!(in_flight.join().unwrap().status, 200, "workers={workers}");
+        assert_eq!(server.child.wait().unwrap().code(), Some(0));
+    }
+}
+
+#[test]
+fn a_flood_of_silent_connections_does_not_slow_down_accepting() {
+    let _serial = serial();
+    let server = start_example("hello", &["--workers", "4", "--no-access-log"]);
+    let addr = server.addr;
+    assert!(wait_for(
+        || request(addr, "GET", "/", None).status == 200,
+        Duration::from_secs(20)
+    ));
+    // 1,000 silent connections a second for 3 s.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = Arc::clone(&stop);
+    let flood = thread::spawn(move || {
+        let mut held = Vec::new();
+        let start = Instant::now();
+        let mut n = 0u32;
+        while !flooding.load(Ordering::Relaxed) {
+            if let Ok(s) = TcpStream::connect(addr) {
+                held.push(s);
+            }
+            n += 1;
+            let next = start + Duration::from_millis(u64::from(n));
+            if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+        }
+        held.len()
+    });
+    thread::sleep(Duration::from_millis(500));
+    let mut latencies: Vec<Duration> = (0..25)
+        .map(|_| {
+            let t = Instant::now();
+            assert_eq!(request(addr, "GET", "/", None).status, 200);
+            let took = t.elapsed();
+            thread::sleep(Duration::from_millis(80));
+            took
+        })
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    let held = flood.join().unwrap();
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    eprintln!(
+        "{held} silent connections; GET / median {median:?}, max {:?}",
+        latencies.last()
+    );
+    assert!(held > 1500, "the flood did not happen ({held} connections)");
+    assert!(median < Duration::from_millis(100), "median {median:?}");
+}

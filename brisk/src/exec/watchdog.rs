@@ -316,6 +316,7 @@ impl Watchdog {
             threadpool_size: self.pool.size(),
             threadpool_in_use: self.pool.in_use(),
             threadpool_waiting: self.pool.waiting(),
+            log_lines_dropped: crate::logging::dropped_lines(),
         }
     }
 }
@@ -358,6 +359,8 @@ pub struct MetricsSnapshot {
     pub threadpool_in_use: usize,
     /// Callers waiting for a pool thread.
     pub threadpool_waiting: usize,
+    /// Log lines dropped because stderr was not read fast enough.
+    pub log_lines_dropped: u64,
 }
 
 /// The app's metrics as a handler parameter, e.g. for a `/metrics` route.

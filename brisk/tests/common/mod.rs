@@ -52,39 +52,49 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -
     read_response(&mut BufReader::new(stream))
 }
 
-/// Reads one response from a buffered stream (Content-Length bodies only).
-pub fn read_response<R: Read>(reader: &mut BufReader<R>) -> RawResponse {
+/// Reads one response from a buffered stream (Content-Length bodies only);
+/// an error if the connection fails or closes first.
+pub fn try_read_response<R: Read>(reader: &mut BufReader<R>) -> std::io::Result<RawResponse> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
+    if reader.read_line(&mut line)? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     let status: u16 = line
         .split_whitespace()
         .nth(1)
-        .unwrap_or_else(|| panic!("bad status line {line:?}"))
-        .parse()
-        .unwrap();
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("status line"))?;
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
-        reader.read_line(&mut h).unwrap();
+        if reader.read_line(&mut h)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         let h = h.trim_end();
         if h.is_empty() {
             break;
         }
-        let (k, v) = h.split_once(':').unwrap();
+        let (k, v) = h.split_once(':').ok_or_else(|| bad("header"))?;
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
     let len: usize = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().unwrap())
+        .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
     let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
-    RawResponse {
+    reader.read_exact(&mut body)?;
+    Ok(RawResponse {
         status,
         headers,
         body,
-    }
+    })
+}
+
+/// Reads one response from a buffered stream (Content-Length bodies only).
+pub fn read_response<R: Read>(reader: &mut BufReader<R>) -> RawResponse {
+    try_read_response(reader).expect("a complete response")
 }
 
 /// An example binary running as a child process; killed on drop.
@@ -268,4 +278,101 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// What a [`KeepAliveLoad`] saw.
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    /// 2xx answers.
+    pub ok: u64,
+    /// Other answers.
+    pub non_2xx: u64,
+    /// Connections that failed without having been told to close (what wrk
+    /// counts as connect/read/write errors).
+    pub socket_errors: u64,
+    /// Answers that said `Connection: close` (the client then reconnects).
+    pub closes: u64,
+}
+
+/// A wrk-like load generator: `connections` keep-alive connections, each
+/// sending `GET path` as soon as the previous answer is read, reconnecting
+/// when an answer says `Connection: close`.
+pub struct KeepAliveLoad {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoadReport>>,
+}
+
+impl KeepAliveLoad {
+    pub fn start(addr: SocketAddr, connections: usize, path: &str) -> KeepAliveLoad {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let threads = (0..connections)
+            .map(|_| {
+                let stop = stop.clone();
+                let request = request.clone();
+                std::thread::spawn(move || {
+                    let mut report = LoadReport::default();
+                    let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
+                    while !stop.load(Ordering::Relaxed) {
+                        if conn.is_none() {
+                            match TcpStream::connect(addr) {
+                                Ok(s) => {
+                                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                                    let reader = BufReader::new(s.try_clone().unwrap());
+                                    conn = Some((s, reader));
+                                }
+                                Err(_) => {
+                                    report.socket_errors += 1;
+                                    std::thread::sleep(Duration::from_millis(10));
+                                    continue;
+                                }
+                            }
+                        }
+                        let (writer, reader) = conn.as_mut().unwrap();
+                        if writer.write_all(request.as_bytes()).is_err() {
+                            report.socket_errors += 1;
+                            conn = None;
+                            continue;
+                        }
+                        match try_read_response(reader) {
+                            Ok(resp) => {
+                                if (200..300).contains(&resp.status) {
+                                    report.ok += 1;
+                                } else {
+                                    report.non_2xx += 1;
+                                }
+                                if resp
+                                    .header("connection")
+                                    .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+                                {
+                                    report.closes += 1;
+                                    conn = None;
+                                }
+                            }
+                            Err(_) => {
+                                report.socket_errors += 1;
+                                conn = None;
+                            }
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        KeepAliveLoad { stop, threads }
+    }
+
+    pub fn finish(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut total = LoadReport::default();
+        for t in self.threads {
+            let r = t.join().expect("load thread");
+            total.ok += r.ok;
+            total.non_2xx += r.non_2xx;
+            total.socket_errors += r.socket_errors;
+            total.closes += r.closes;
+        }
+        total
+    }
 }
