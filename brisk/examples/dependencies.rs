@@ -58,7 +58,7 @@ fn get_db(db: State<Database>) -> Teardown<Session> {
     })
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, JsonSchema)]
 struct User {
     username: String,
 }

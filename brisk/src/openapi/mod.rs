@@ -10,6 +10,7 @@
 
 pub(crate) mod docs;
 pub mod probe;
+mod pydantic_style;
 
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
@@ -36,22 +37,8 @@ pub(crate) fn operation_id(op: &Operation) -> String {
     format!("{raw}_{}", op.method.as_str().to_lowercase())
 }
 
-/// `item_id` → `Item Id`, as pydantic titles fields.
-pub(crate) fn title_case(name: &str) -> String {
-    name.split(['_', '-'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Adds the declared constraints and default to a value parameter's schema.
-fn constrained_schema(spec: &ParamSpec, base: Value) -> Value {
+fn constrained_schema(spec: &ParamSpec, location: Location, base: Value) -> Value {
     fn apply(spec: &ParamSpec, schema: &mut Map<String, Value>) {
         let bound = |b: &crate::params::Bound| -> Value {
             b.text
@@ -97,7 +84,10 @@ fn constrained_schema(spec: &ParamSpec, base: Value) -> Value {
         {
             map.insert("default".into(), default);
         }
-        map.insert("title".into(), title_case(spec.name).into());
+        map.insert(
+            "title".into(),
+            pydantic_style::python_title(spec.wire_name(location)).into(),
+        );
         if let Some(d) = spec.description {
             map.insert("description".into(), d.into());
         }
@@ -144,7 +134,7 @@ impl Inputs {
                         "name": name,
                         "in": location.as_str(),
                         "required": required || location == Location::Path,
-                        "schema": constrained_schema(p.spec, schema()),
+                        "schema": constrained_schema(p.spec, location, schema()),
                     });
                     if let Some(d) = p.spec.description {
                         param["description"] = d.into();
@@ -201,7 +191,7 @@ fn operation_object(
     // FastAPI's default summary is the function name, title-cased.
     let summary = op
         .summary
-        .map_or_else(|| title_case(op.name), str::to_owned);
+        .map_or_else(|| pydantic_style::python_title(op.name), str::to_owned);
     object.insert("summary".into(), summary.into());
     if let Some(d) = op.description {
         object.insert("description".into(), d.into());
@@ -278,6 +268,40 @@ fn validation_schemas() -> [(&'static str, Value); 2] {
     ]
 }
 
+/// Rewrites every schema of an operation (parameters, body, responses) the
+/// way pydantic writes them.
+fn normalize_operation_schemas(operation: &mut Value) {
+    if let Some(Value::Array(params)) = operation.get_mut("parameters") {
+        for p in params {
+            if let Some(schema) = p.get_mut("schema") {
+                pydantic_style::normalize(schema);
+            }
+        }
+    }
+    let Value::Object(operation) = operation else {
+        return;
+    };
+    let mut contents: Vec<&mut Value> = Vec::new();
+    for (key, value) in operation.iter_mut() {
+        match (key.as_str(), value) {
+            ("requestBody", body) => contents.extend(body.get_mut("content")),
+            ("responses", Value::Object(responses)) => {
+                contents.extend(responses.values_mut().filter_map(|r| r.get_mut("content")))
+            }
+            _ => {}
+        }
+    }
+    for content in contents {
+        if let Value::Object(media) = content {
+            for m in media.values_mut() {
+                if let Some(schema) = m.get_mut("schema") {
+                    pydantic_style::normalize(schema);
+                }
+            }
+        }
+    }
+}
+
 /// Builds the whole document.
 pub(crate) fn document(app: &AppShared) -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -309,7 +333,20 @@ pub(crate) fn document(app: &AppShared) -> Value {
             schemas.insert(name.into(), schema);
         }
     }
+    for (name, schema) in schemas.iter_mut() {
+        pydantic_style::normalize(schema);
+        pydantic_style::title_component(name, schema);
+    }
     schemas.sort_keys();
+    for item in paths.values_mut() {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            normalize_operation_schemas(operation);
+        }
+    }
     let mut info = json!({"title": app.title, "version": app.version});
     if let Some(d) = &app.description {
         info["description"] = d.clone().into();

@@ -376,3 +376,66 @@ impl KeepAliveLoad {
         total
     }
 }
+
+/// Whether a third-party Python tool is installed. `.ci/run` installs them
+/// and sets BRISK_REQUIRE_PY_TOOLS=1, making a missing one a failure;
+/// elsewhere the test says it skipped.
+pub fn python_tool(module: &str, pip_name: &str) -> bool {
+    let check = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status();
+    if matches!(check, Ok(s) if s.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var("BRISK_REQUIRE_PY_TOOLS").is_err(),
+        "{pip_name} is required here (pip install {pip_name})"
+    );
+    eprintln!("SKIPPED: pip install {pip_name} to run this check");
+    false
+}
+
+/// A fresh directory for one test's files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("brisk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+/// Every difference between two JSON values, one line each with its path
+/// (`/paths/~1items~1/get/summary: expected "A", got "B"`); numbers are
+/// compared as numbers (FastAPI's `1.0` and brisk's `1` are equal).
+pub fn json_differences(expected: &serde_json::Value, actual: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    fn walk(path: &str, e: &Value, a: &Value, out: &mut Vec<String>) {
+        match (e, a) {
+            (Value::Object(e), Value::Object(a)) => {
+                for (k, ev) in e {
+                    let p = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    match a.get(k) {
+                        Some(av) => walk(&p, ev, av, out),
+                        None => out.push(format!("{p}: missing (expected {ev})")),
+                    }
+                }
+                for (k, av) in a {
+                    if !e.contains_key(k) {
+                        let p = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                        out.push(format!("{p}: unexpected {av}"));
+                    }
+                }
+            }
+            (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+                for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                    walk(&format!("{path}/{i}"), ev, av, out);
+                }
+            }
+            (Value::Number(e), Value::Number(a)) if e.as_f64() == a.as_f64() => {}
+            (e, a) if e == a => {}
+            (e, a) => out.push(format!("{path}: expected {e}, got {a}")),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", expected, actual, &mut out);
+    out
+}
