@@ -102,12 +102,103 @@ fn template_names(path: &str) -> Vec<String> {
     names
 }
 
+/// Every `{name}` of the path template must be a parameter of the function
+/// (FastAPI would otherwise fail at request time, or never match).
+fn check_template_names(path: &LitStr, names: &[String], func: &ItemFn) -> syn::Result<()> {
+    let params: Vec<String> = func
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(p) => Some(p.ident.to_string().trim_start_matches("r#").to_owned()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    for name in names {
+        if params.contains(name) {
+            continue;
+        }
+        let fn_name = &func.sig.ident;
+        let suggestion = params
+            .iter()
+            .map(|p| (edit_distance(p, name), p))
+            .filter(|(d, p)| *d <= name.len().max(p.len()) / 2)
+            .min()
+            .map(|(_, p)| format!("; did you mean `{p}` (rename it `{name}`)?"))
+            .unwrap_or_else(|| format!("; add a parameter `{name}` to `{fn_name}`"));
+        return Err(syn::Error::new_spanned(
+            path,
+            format!(
+                "the path template has `{{{name}}}` but `{fn_name}` has no parameter `{name}`{suggestion}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// `#[derive(ParamEnum)]` on a unit-variant enum with `Deserialize` and
+/// `JsonSchema`: usable as a path, query, header or cookie parameter, read
+/// by its serde names, with pydantic's `enum` error and a `$ref` to the
+/// enum in the OpenAPI document (FastAPI's `class ModelName(str, Enum)`).
+#[proc_macro_derive(ParamEnum)]
+pub fn derive_param_enum(item: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(item as syn::DeriveInput);
+    let syn::Data::Enum(data) = &input.data else {
+        return syn::Error::new_spanned(&input.ident, "ParamEnum is for enums")
+            .to_compile_error()
+            .into();
+    };
+    if let Some(v) = data.variants.iter().find(|v| !v.fields.is_empty()) {
+        return syn::Error::new_spanned(v, "ParamEnum variants cannot carry data")
+            .to_compile_error()
+            .into();
+    }
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::brisk::params::ParamValue for #name #ty_generics #where_clause {
+            fn parse_param(raw: &str) -> ::core::result::Result<Self, ::brisk::params::ParseError> {
+                ::brisk::params::parse_enum::<Self>(raw)
+            }
+            fn param_schema(generator: &mut ::brisk::schemars::SchemaGenerator) -> ::brisk::serde_json::Value {
+                generator.subschema_for::<Self>().to_value()
+            }
+        }
+    }
+    .into()
+}
+
 /// Constraints and options from `#[param(...)]` on one parameter.
 #[derive(Default)]
 struct ParamOptions {
     default: Option<Expr>,
     alias: Option<LitStr>,
     description: Option<LitStr>,
+    title: Option<LitStr>,
+    deprecated: bool,
     bounds: Vec<(String, Expr)>,
     min_length: Option<Expr>,
     max_length: Option<Expr>,
@@ -145,6 +236,15 @@ fn parse_param_attr(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamOptions
                 "default" => opts.default = Some(nv.value),
                 "alias" => opts.alias = Some(lit_str(&nv.value)?),
                 "description" => opts.description = Some(lit_str(&nv.value)?),
+                "title" => opts.title = Some(lit_str(&nv.value)?),
+                "deprecated" => match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(b), ..
+                    }) => opts.deprecated = b.value,
+                    other => {
+                        return Err(syn::Error::new_spanned(other, "expected `true` or `false`"));
+                    }
+                },
                 "ge" | "gt" | "le" | "lt" => opts.bounds.push((key, nv.value)),
                 "min_length" => opts.min_length = Some(nv.value),
                 "max_length" => opts.max_length = Some(nv.value),
@@ -152,7 +252,7 @@ fn parse_param_attr(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamOptions
                 _ => {
                     return Err(syn::Error::new_spanned(
                         nv.path,
-                        "unknown parameter option; expected one of: default, alias, description, ge, gt, le, lt, min_length, max_length, pattern",
+                        "unknown parameter option; expected one of: default, alias, title, description, deprecated, ge, gt, le, lt, min_length, max_length, pattern",
                     ));
                 }
             }
@@ -189,6 +289,31 @@ struct Params {
     args: Vec<Ident>,
 }
 
+/// The last path segment of a type (`Json` for `brisk::Json<Item>`).
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(tp) => tp.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether the parameters' bodies are embedded under their names: with
+/// several body parameters (FastAPI embeds them all: `{"item": ..., "user":
+/// ...}`), or when one is declared `Embed<T>` (FastAPI's `Body(embed=True)`).
+fn bodies_embedded(func: &ItemFn) -> bool {
+    let kinds: Vec<String> = func
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(pt) => type_name(&pt.ty),
+            FnArg::Receiver(_) => None,
+        })
+        .filter(|name| name == "Json" || name == "Embed")
+        .collect();
+    kinds.len() > 1 || kinds.iter().any(|k| k == "Embed")
+}
+
 /// Builds the parameter specs and extraction code. `on_respond` is the
 /// statement that leaves the generated function with an early response
 /// `resp` (a route returns it, a dependency wraps it in a rejection).
@@ -203,6 +328,7 @@ fn expand_params(
         extractions: Vec::new(),
         args: Vec::new(),
     };
+    let embedded = bodies_embedded(func);
     for (i, input) in func.sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pat_type) = input else {
             return Err(syn::Error::new_spanned(
@@ -234,6 +360,9 @@ fn expand_params(
         };
         let alias = some_or_none(opts.alias.as_ref().map(|a| quote!(#a)));
         let description = some_or_none(opts.description.as_ref().map(|d| quote!(#d)));
+        let title = some_or_none(opts.title.as_ref().map(|t| quote!(#t)));
+        let deprecated = opts.deprecated;
+        let embed = embedded && matches!(type_name(ty).as_deref(), Some("Json" | "Embed"));
         let is_path = in_path.contains(&name);
         // Every field is written out: struct-update syntax from a const
         // would have to drop the const's `OnceLock`s, which statics forbid.
@@ -258,9 +387,18 @@ fn expand_params(
                 .map(|p| quote!(::brisk::params::Pattern::new(#p))),
         );
         let has_default = opts.default.is_some();
+        // The default's JSON form for the OpenAPI document, computed from
+        // the value itself when its type is `Serialize`.
         let default_json = some_or_none(opts.default.as_ref().map(|d| {
-            let text = quote!(#d).to_string();
-            quote!(#text)
+            quote!({
+                fn __brisk_default() -> ::core::option::Option<::brisk::serde_json::Value> {
+                    #[allow(unused_imports)]
+                    use ::brisk::params::{DefaultViaNothing as _, DefaultViaSerialize as _};
+                    let value: #ty = #d;
+                    (&::brisk::params::DefaultProbe(&value)).default_json()
+                }
+                __brisk_default as fn() -> ::core::option::Option<::brisk::serde_json::Value>
+            })
         }));
         out.specs.push(quote! {
             static #spec_ident: ::brisk::params::ParamSpec = ::brisk::params::ParamSpec {
@@ -271,6 +409,9 @@ fn expand_params(
                 has_default: #has_default,
                 default_json: #default_json,
                 description: #description,
+                title: #title,
+                deprecated: #deprecated,
+                embed: #embed,
                 #(#bound_fields)*
                 min_length: #min_length,
                 max_length: #max_length,
@@ -376,6 +517,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         ));
     }
     let in_path = template_names(&path);
+    check_template_names(&args.path, &in_path, &func)?;
     let fn_name = func.sig.ident.clone();
     let vis = func.vis.clone();
     let is_async = func.sig.asyncness.is_some();
@@ -407,6 +549,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                 builder.push(quote!(.description(#value)));
             }
             "include_in_schema" => builder.push(quote!(.include_in_schema(#value))),
+            "responses" => builder.push(quote!(.responses(&#value))),
             "timeout" => {
                 let text = lit_str(value)?;
                 let secs = parse_duration(&text.value()).ok_or_else(|| {
@@ -424,7 +567,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
             _ => {
                 return Err(syn::Error::new_spanned(
                     key,
-                    "unknown option; expected one of: status, tags, summary, description, dependencies, include_in_schema, timeout",
+                    "unknown option; expected one of: status, tags, summary, description, dependencies, responses, include_in_schema, timeout",
                 ));
             }
         }

@@ -597,7 +597,7 @@ impl AppShared {
                 return (resp, None);
             }
             RouteMatch::NotFound => {
-                return (HttpError::not_found("Not Found").into_response(), None);
+                return (self.not_found(&parts), None);
             }
         };
         // `op` borrows from the router for the whole call; only the
@@ -659,6 +659,34 @@ impl AppShared {
             resp.body_mut().attach_guard(Box::new(after));
         }
         (resp, Some(op.path))
+    }
+
+    /// 404, or FastAPI's 307 to the same path with (or without) a trailing
+    /// slash when that one exists.
+    fn not_found(&self, parts: &http::request::Parts) -> Response {
+        let Some(other) = self.router.slash_redirect(parts.uri.path()) else {
+            return HttpError::not_found("Not Found").into_response();
+        };
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let mut location = match host {
+            Some(host) => format!("{scheme}://{host}{other}"),
+            None => other,
+        };
+        if let Some(query) = parts.uri.query() {
+            location.push('?');
+            location.push_str(query);
+        }
+        let mut resp = http::Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+        if let Ok(value) = http::HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(http::header::LOCATION, value);
+        }
+        resp
     }
 
     /// 413 at once, from the head, for a body declared larger than

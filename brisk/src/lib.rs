@@ -53,7 +53,7 @@ pub mod serve;
 pub mod testing;
 
 pub use app::App;
-pub use brisk_macros::{delete, dependency, get, patch, post, put};
+pub use brisk_macros::{ParamEnum, delete, dependency, get, patch, post, put};
 pub use error::HttpError;
 pub use exec::run_in_threadpool;
 pub use response::{IntoResponse, Json, JsonResponse};
@@ -104,8 +104,8 @@ pub mod prelude {
     pub use crate::response::{Html, IntoResponse, JsonResponse, NoContent};
     pub use crate::routing::ApiRouter;
     pub use crate::{
-        App, HttpError, Json, ServerConfig, delete, dependency, deps, get, patch, post, put,
-        routes, run_in_threadpool,
+        App, HttpError, Json, ParamEnum, ServerConfig, delete, dependency, deps, get, patch, post,
+        put, routes, run_in_threadpool,
     };
     pub use http::StatusCode;
     pub use schemars::JsonSchema;

@@ -187,7 +187,8 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
     }
 }
 
-/// `204 No Content` with an empty body.
+/// `204 No Content` with an empty body (and, as FastAPI sends it,
+/// `content-type: application/json`).
 ///
 /// ```
 /// use brisk::response::{IntoResponse, NoContent};
@@ -200,15 +201,23 @@ impl IntoResponse for NoContent {
     fn into_response(self) -> Response {
         let mut resp = http::Response::new(Body::empty());
         *resp.status_mut() = StatusCode::NO_CONTENT;
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         resp.extensions_mut().insert(ExplicitStatus);
         resp
     }
 }
 
-/// `()` is an empty body with the operation's status.
+/// `()` is JSON `null` with the operation's status, as a FastAPI path
+/// operation returning `None` answers (with `status = 204`, no body at all).
+///
+/// ```
+/// use brisk::response::IntoResponse;
+/// assert_eq!(().into_response().body().as_bytes(), Some(&b"null"[..]));
+/// ```
 impl IntoResponse for () {
     fn into_response(self) -> Response {
-        http::Response::new(Body::empty())
+        json_response(StatusCode::OK, &())
     }
 }
 
@@ -245,12 +254,20 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
 }
 
 /// Applies an operation's declared status (`status = 201`) to a response the
-/// handler did not give an explicit status.
+/// handler did not give an explicit status. A status that allows no body
+/// (204, 304, 1xx) drops it, keeping the headers, as FastAPI does.
 pub(crate) fn apply_default_status(resp: &mut Response, status: StatusCode) {
     if status != StatusCode::OK
         && resp.status() == StatusCode::OK
         && resp.extensions().get::<ExplicitStatus>().is_none()
     {
         *resp.status_mut() = status;
+    }
+    let status = resp.status();
+    if status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational()
+    {
+        *resp.body_mut() = Body::empty();
     }
 }

@@ -140,7 +140,7 @@ fn no_boolean_schema_appears_anywhere() {
     );
     assert_eq!(
         doc["paths"]["/values"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
-        json!({"type": "array", "items": {}})
+        json!({"type": "array", "items": {}, "title": "Response Values Values Get"})
     );
 }
 

@@ -136,15 +136,19 @@ fn text_html_and_empty_responses() {
     let resp = c.delete("/items/3").send();
     assert_eq!(resp.status(), 204);
     assert!(resp.bytes().is_empty());
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    // A path operation returning nothing answers `null`, as FastAPI's
+    // returning `None` does.
     let resp = c.put("/empty").send();
     assert_eq!(resp.status(), 200);
-    assert!(resp.bytes().is_empty());
+    assert_eq!(resp.text(), "null");
 }
 
 #[test]
-fn head_is_answered_by_the_get_operation() {
+fn head_is_not_answered_by_a_get_operation_as_in_fastapi() {
     let resp = client().request(http::Method::HEAD, "/text").send();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.header("allow"), Some("GET"));
 }
 
 #[get("/users/me")]

@@ -73,6 +73,10 @@ pub struct DependencyInfo {
 }
 
 /// A function usable with [`Depends`]; implemented by `#[dependency]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a brisk dependency",
+    note = "add `#[dependency]` to the function `{Self}` to use it as `Depends<{Self}>`"
+)]
 pub trait Dependency: Send + Sync + 'static {
     /// What the dependency gives (the `T` of `T`, `Result<T, E>`, `Teardown<T>`).
     type Output: Send + 'static;

@@ -12,8 +12,8 @@ pub(crate) mod docs;
 pub mod probe;
 mod pydantic_style;
 
+use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
-use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppShared;
@@ -24,7 +24,7 @@ use crate::routing::{Operation, Param};
 /// FastAPI's `generate_unique_id`: `{name}{path}` with non-word characters
 /// replaced by `_`, then `_{method}`.
 pub(crate) fn operation_id(op: &Operation) -> String {
-    let raw: String = format!("{}{}", op.name, op.path)
+    let raw: String = format!("{}{}", op.name, path_format(op.path))
         .chars()
         .map(|c| {
             if c.is_alphanumeric() || c == '_' {
@@ -35,6 +35,31 @@ pub(crate) fn operation_id(op: &Operation) -> String {
         })
         .collect();
     format!("{raw}_{}", op.method.as_str().to_lowercase())
+}
+
+/// The path as OpenAPI writes it: FastAPI's `{file_path:path}` is
+/// `{file_path}` there.
+pub(crate) fn path_format(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_braces = false;
+    let mut skipping = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_braces = true;
+                out.push(c);
+            }
+            '}' => {
+                in_braces = false;
+                skipping = false;
+                out.push(c);
+            }
+            ':' if in_braces => skipping = true,
+            _ if skipping => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Adds the declared constraints and default to a value parameter's schema.
@@ -77,17 +102,25 @@ fn constrained_schema(spec: &ParamSpec, location: Location, base: Value) -> Valu
     if let Some(Value::Object(map)) = target {
         apply(spec, map);
     }
-    if let Value::Object(map) = &mut schema {
-        if let Some(default) = spec
-            .default_json
-            .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        {
+    // A reference to a named type (an enum) stays a bare `$ref`, as FastAPI
+    // writes it.
+    let bare_ref = schema
+        .as_object()
+        .is_some_and(|m| m.len() == 1 && m.contains_key("$ref"));
+    if let Value::Object(map) = &mut schema
+        && !bare_ref
+    {
+        if let Some(default) = spec.default_json.and_then(|d| d()) {
             map.insert("default".into(), default);
         }
-        map.insert(
-            "title".into(),
-            pydantic_style::python_title(spec.wire_name(location)).into(),
+        if spec.deprecated {
+            map.insert("deprecated".into(), true.into());
+        }
+        let title = spec.title.map_or_else(
+            || pydantic_style::python_title(spec.wire_name(location)),
+            str::to_owned,
         );
+        map.insert("title".into(), title.into());
         if let Some(d) = spec.description {
             map.insert("description".into(), d.into());
         }
@@ -95,11 +128,26 @@ fn constrained_schema(spec: &ParamSpec, location: Location, base: Value) -> Valu
     schema
 }
 
+/// Whether a schema admits `null` (an `Option<T>`): such a body field is
+/// not required.
+fn is_nullable(schema: &Value) -> bool {
+    let null = json!("null");
+    schema
+        .get("type")
+        .is_some_and(|t| t == &null || t.as_array().is_some_and(|a| a.contains(&null)))
+        || schema
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(|b| b.get("type") == Some(&null)))
+}
+
 /// What one operation reads from a request, flattened over its dependencies.
 #[derive(Default)]
 struct Inputs {
     parameters: Vec<Value>,
     body: Option<Value>,
+    /// Body parameters read from fields of the body: name, schema, required.
+    embedded: Vec<(&'static str, Value, bool)>,
     validates: bool,
     /// Security schemes the operation requires: name and scheme object.
     security: Vec<(&'static str, Value)>,
@@ -134,10 +182,13 @@ impl Inputs {
                         "name": name,
                         "in": location.as_str(),
                         "required": required || location == Location::Path,
-                        "schema": constrained_schema(p.spec, location, schema()),
+                        "schema": constrained_schema(p.spec, location, schema(generator)),
                     });
                     if let Some(d) = p.spec.description {
                         param["description"] = d.into();
+                    }
+                    if p.spec.deprecated {
+                        param["deprecated"] = true.into();
                     }
                     self.parameters.push(param);
                 }
@@ -148,7 +199,23 @@ impl Inputs {
                 }
                 ParamDoc::Body { schema } => {
                     self.validates = true;
-                    let schema: Schema = schema(generator);
+                    let mut schema = schema(generator).to_value();
+                    if p.spec.embed {
+                        let required = !is_nullable(&schema);
+                        self.embedded
+                            .push((p.spec.wire_name(Location::Body), schema, required));
+                        continue;
+                    }
+                    // A model is a `$ref`; anything else is titled after the
+                    // parameter, as FastAPI does (`weights: dict[int, float]`).
+                    if let Value::Object(map) = &mut schema
+                        && !map.contains_key("$ref")
+                    {
+                        map.insert(
+                            "title".into(),
+                            pydantic_style::python_title(p.spec.name).into(),
+                        );
+                    }
                     self.body = Some(json!({
                         "content": {"application/json": {"schema": schema}},
                         "required": true,
@@ -183,6 +250,27 @@ fn operation_object(
         inputs.add_dependency(dep.info(), generator, &mut seen);
     }
     inputs.add_params(op.params, generator, &mut seen);
+    if !inputs.embedded.is_empty() {
+        // FastAPI's generated model for embedded bodies: `Body_<operationId>`.
+        let name = format!("Body_{}", operation_id(op));
+        let properties: Map<String, Value> = inputs
+            .embedded
+            .iter()
+            .map(|(n, schema, _)| ((*n).to_owned(), schema.clone()))
+            .collect();
+        let required: Vec<&str> = inputs
+            .embedded
+            .iter()
+            .filter(|(_, _, required)| *required)
+            .map(|(n, _, _)| *n)
+            .collect();
+        let model = json!({"properties": properties, "type": "object", "required": required, "title": name});
+        generator.definitions_mut().insert(name.clone(), model);
+        inputs.body = Some(json!({
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}},
+            "required": true,
+        }));
+    }
 
     let mut object = Map::new();
     if !op.tags.is_empty() {
@@ -209,6 +297,15 @@ fn operation_object(
         }
     }
     if !inputs.parameters.is_empty() {
+        // FastAPI lists path, then query, header and cookie parameters
+        // (each in declaration order, dependencies' first).
+        let rank = |p: &Value| match p["in"].as_str() {
+            Some("path") => 0,
+            Some("query") => 1,
+            Some("header") => 2,
+            _ => 3,
+        };
+        inputs.parameters.sort_by_key(rank);
         object.insert("parameters".into(), inputs.parameters.into());
     }
     if let Some(body) = inputs.body {
@@ -219,13 +316,29 @@ fn operation_object(
     let success = if status == 204 || status == 304 {
         json!({"description": "Successful Response"})
     } else {
-        let (content_type, schema) = match (op.response_doc)(generator) {
+        let (content_type, mut schema) = match (op.response_doc)(generator) {
             Some(doc) => (doc.content_type, doc.schema.to_value()),
             None => ("application/json", json!({})),
         };
+        // FastAPI titles a response model that is not a named model:
+        // "Response " + the operationId, title-cased.
+        if let Value::Object(map) = &mut schema
+            && !map.is_empty()
+            && !map.contains_key("$ref")
+            && content_type == "application/json"
+        {
+            let title = format!(
+                "Response {}",
+                pydantic_style::python_title(&operation_id(op))
+            );
+            map.insert("title".into(), title.into());
+        }
         json!({"description": "Successful Response", "content": {content_type: {"schema": schema}}})
     };
     responses.insert(status.to_string(), success);
+    for (code, description) in op.responses {
+        responses.insert(code.to_string(), json!({ "description": description }));
+    }
     if inputs.validates {
         responses.insert(
             "422".into(),
@@ -323,7 +436,7 @@ pub(crate) fn document(app: &AppShared) -> Value {
         let object = operation_object(op, &mut generator, &mut security_schemes);
         uses_validation |= object["responses"].get("422").is_some();
         let item = paths
-            .entry(op.path.to_string())
+            .entry(path_format(op.path))
             .or_insert_with(|| Value::Object(Map::new()));
         item[op.method.as_str().to_lowercase()] = object;
     }

@@ -118,6 +118,28 @@ fn normalize_object(map: &mut Map<String, Value>) {
     }
     strip_number_format(map);
     split_nullable_type(map);
+    integer_keys_as_additional_properties(map);
+}
+
+/// schemars describes `HashMap<i64, V>` as `additionalProperties: false`
+/// plus `patternProperties: {"^-?\\d+$": V}`; pydantic writes
+/// `dict[int, V]` as `additionalProperties: V`.
+fn integer_keys_as_additional_properties(map: &mut Map<String, Value>) {
+    let Some(Value::Object(patterns)) = map.get("patternProperties") else {
+        return;
+    };
+    if patterns.len() != 1 || map.get("additionalProperties") != Some(&Value::Bool(false)) {
+        return;
+    }
+    let Some((pattern, value)) = patterns.iter().next() else {
+        return;
+    };
+    if pattern != r"^-?\d+$" && pattern != r"^\d+$" {
+        return;
+    }
+    let value = value.clone();
+    map.remove("patternProperties");
+    map.insert("additionalProperties".into(), value);
 }
 
 fn strip_number_format(map: &mut Map<String, Value>) {

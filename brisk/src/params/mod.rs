@@ -40,7 +40,8 @@ use crate::error::{ErrorItem, LocPart, ValidationErrors};
 use crate::response::{CloseConnection, IntoResponse, Response};
 use crate::routing::Operation;
 
-pub use scalar::ParamValue;
+pub use body::Embed;
+pub use scalar::{ParamValue, ParseError, parse_enum};
 pub use security::{ApiKeyHeader, HttpBearer};
 pub use sources::{Cookie, FromValues, Header, Query, Request};
 pub use state::State;
@@ -155,8 +156,9 @@ pub struct ParamSpec {
     pub in_path: bool,
     /// A default value exists, so the parameter is not required.
     pub has_default: bool,
-    /// The default as JSON text, for the OpenAPI document.
-    pub default_json: Option<&'static str>,
+    /// The default as JSON, for the OpenAPI document (`None` inside when the
+    /// type cannot be serialised).
+    pub default_json: Option<fn() -> Option<serde_json::Value>>,
     /// `ge = ...`
     pub ge: Option<Bound>,
     /// `gt = ...`
@@ -173,6 +175,15 @@ pub struct ParamSpec {
     pub pattern: Option<Pattern>,
     /// `description = "..."`, shown in the OpenAPI document.
     pub description: Option<&'static str>,
+    /// `title = "..."`: the schema's title in the OpenAPI document (default:
+    /// the name, title-cased).
+    pub title: Option<&'static str>,
+    /// `deprecated = true`: marked deprecated in the OpenAPI document.
+    pub deprecated: bool,
+    /// A body parameter read from the field of its name in a JSON object
+    /// body (`Body<T>`, or every body parameter when there are several),
+    /// FastAPI's `Body(embed=True)`.
+    pub embed: bool,
     /// The body schema of a `Json<T>` parameter, computed on first use.
     pub body_schema: OnceLock<body::BodySchema>,
 }
@@ -195,6 +206,9 @@ impl ParamSpec {
             max_length: None,
             pattern: None,
             description: None,
+            title: None,
+            deprecated: false,
+            embed: false,
             body_schema: OnceLock::new(),
         }
     }
@@ -208,6 +222,18 @@ impl ParamSpec {
     /// Adds `le = value` (`text` is the literal shown in messages).
     pub const fn le(mut self, text: &'static str, value: f64) -> Self {
         self.le = Some(Bound { text, value });
+        self
+    }
+
+    /// Adds `gt = value` (`text` is the literal shown in messages).
+    pub const fn gt(mut self, text: &'static str, value: f64) -> Self {
+        self.gt = Some(Bound { text, value });
+        self
+    }
+
+    /// Adds `lt = value` (`text` is the literal shown in messages).
+    pub const fn lt(mut self, text: &'static str, value: f64) -> Self {
+        self.lt = Some(Bound { text, value });
         self
     }
 
@@ -226,6 +252,36 @@ impl ParamSpec {
             LocPart::from(location.as_str()),
             LocPart::from(self.wire_name(location)),
         ]
+    }
+}
+
+/// Finds a `#[param(default = ...)]` value's JSON form for the OpenAPI
+/// document when its type is `Serialize`, and gives `None` otherwise
+/// (autoref specialisation, as in `openapi::probe`). Used by the macros.
+#[doc(hidden)]
+pub struct DefaultProbe<'a, T>(pub &'a T);
+
+/// Picked when the default's type is `Serialize`.
+#[doc(hidden)]
+pub trait DefaultViaSerialize {
+    fn default_json(&self) -> Option<serde_json::Value>;
+}
+
+impl<T: serde::Serialize> DefaultViaSerialize for DefaultProbe<'_, T> {
+    fn default_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.0).ok()
+    }
+}
+
+/// Picked otherwise.
+#[doc(hidden)]
+pub trait DefaultViaNothing {
+    fn default_json(&self) -> Option<serde_json::Value>;
+}
+
+impl<T> DefaultViaNothing for &DefaultProbe<'_, T> {
+    fn default_json(&self) -> Option<serde_json::Value> {
+        None
     }
 }
 
@@ -263,6 +319,11 @@ impl From<ErrorItem> for Rejection {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a path operation or dependency",
+    note = "a JSON request body? declare the parameter as `Json<{Self}>`",
+    note = "a header or cookie? `Header<{Self}>`, `Cookie<{Self}>`; a dependency's output: `Depends<the_dependency>`"
+)]
 pub trait FromRequest: Sized + Send {
     /// Produces the value, or says why it cannot.
     fn from_request(
@@ -287,8 +348,8 @@ pub enum ParamDoc {
         location: Location,
         /// Whether a request without it is invalid.
         required: bool,
-        /// Its JSON Schema.
-        schema: fn() -> serde_json::Value,
+        /// Its JSON Schema (named types add themselves to the generator).
+        schema: fn(&mut schemars::SchemaGenerator) -> serde_json::Value,
     },
     /// The JSON request body.
     Body {
@@ -326,6 +387,8 @@ pub struct RequestContext {
     dep_cache: SyncWrapper<Vec<(std::any::TypeId, Box<dyn std::any::Any + Send>)>>,
     /// Teardown and background work for after the response.
     scope: SyncWrapper<RequestScope>,
+    /// The body parsed once for embedded body parameters.
+    pub(crate) embedded: Option<body::EmbeddedBody>,
 }
 
 impl RequestContext {
@@ -345,6 +408,7 @@ impl RequestContext {
             op,
             dep_cache: SyncWrapper::new(Vec::new()),
             scope: SyncWrapper::new(RequestScope::default()),
+            embedded: None,
         }
     }
 
@@ -451,11 +515,31 @@ impl RequestContext {
 
 /// Collects the outcome of every parameter of one request.
 ///
+/// Errors are answered in FastAPI's order whatever order the signature
+/// lists the parameters in: dependencies' first, then path, query, header,
+/// cookie and body parameters' (each group in declaration order).
+///
 /// Used by the code `#[get]` & co. generate; public for custom macros.
 #[doc(hidden)]
 #[derive(Default)]
 pub struct Extraction {
-    errors: Vec<ErrorItem>,
+    errors: Vec<(u8, ErrorItem)>,
+}
+
+/// Where a parameter's errors go in FastAPI's order.
+fn error_rank(doc: ParamDoc) -> u8 {
+    match doc {
+        ParamDoc::Dependency(_) => 0,
+        ParamDoc::Value { location, .. } => match location {
+            Location::Path => 1,
+            Location::Query => 2,
+            Location::Header => 3,
+            Location::Cookie => 4,
+            Location::Body => 5,
+        },
+        ParamDoc::Body { .. } => 5,
+        ParamDoc::Security { .. } | ParamDoc::Hidden => 6,
+    }
 }
 
 impl Extraction {
@@ -469,7 +553,8 @@ impl Extraction {
         match T::from_request(cx, spec).await {
             Ok(v) => Ok(Some(v)),
             Err(Rejection::Invalid(errors)) => {
-                self.errors.extend(errors);
+                let rank = error_rank(T::describe(spec));
+                self.errors.extend(errors.into_iter().map(|e| (rank, e)));
                 Ok(None)
             }
             Err(Rejection::Respond(resp)) => Err(resp),
@@ -486,7 +571,9 @@ impl Extraction {
         for dep in &op.dependencies {
             match (dep.run)(cx).await {
                 Ok(_) => {}
-                Err(Rejection::Invalid(errors)) => self.errors.extend(errors),
+                Err(Rejection::Invalid(errors)) => {
+                    self.errors.extend(errors.into_iter().map(|e| (0, e)));
+                }
                 Err(Rejection::Respond(resp)) => return Err(resp),
             }
         }
@@ -498,13 +585,20 @@ impl Extraction {
         !self.errors.is_empty()
     }
 
+    /// The errors in FastAPI's order (a stable sort keeps declaration
+    /// order within each group).
+    fn ordered(mut self) -> Vec<ErrorItem> {
+        self.errors.sort_by_key(|(rank, _)| *rank);
+        self.errors.into_iter().map(|(_, e)| e).collect()
+    }
+
     /// The 422 answer for everything that failed.
     pub fn into_response(self) -> Response {
-        ValidationErrors::from(self.errors).into_response()
+        ValidationErrors::from(self.ordered()).into_response()
     }
 
     /// The failures as a rejection (for a dependency's own parameters).
     pub fn into_rejection(self) -> Rejection {
-        Rejection::Invalid(self.errors)
+        Rejection::Invalid(self.ordered())
     }
 }

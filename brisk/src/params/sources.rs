@@ -38,7 +38,7 @@ pub trait FromValues: Sized + Send {
     fn required() -> bool;
 
     /// The JSON Schema of the value (for OpenAPI).
-    fn values_schema() -> Value;
+    fn values_schema(generator: &mut schemars::SchemaGenerator) -> Value;
 }
 
 impl<T: ParamValue> FromValues for T {
@@ -58,8 +58,8 @@ impl<T: ParamValue> FromValues for T {
     fn required() -> bool {
         true
     }
-    fn values_schema() -> Value {
-        T::param_schema()
+    fn values_schema(generator: &mut schemars::SchemaGenerator) -> Value {
+        T::param_schema(generator)
     }
 }
 
@@ -82,11 +82,37 @@ impl<T: ParamValue> FromValues for Option<T> {
     fn required() -> bool {
         false
     }
-    fn values_schema() -> Value {
-        serde_json::json!({ "anyOf": [T::param_schema(), { "type": "null" }] })
+    fn values_schema(generator: &mut schemars::SchemaGenerator) -> Value {
+        serde_json::json!({ "anyOf": [T::param_schema(generator), { "type": "null" }] })
     }
 }
 
+/// Every value, each parsed and checked; errors carry the value's index.
+fn parse_all<'a, T: ParamValue>(
+    values: impl IntoIterator<Item = &'a str>,
+    spec: &ParamSpec,
+    location: Location,
+) -> Result<Vec<T>, Vec<ErrorItem>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in values.into_iter().enumerate() {
+        match parse_value(raw, spec, location) {
+            Ok(v) => out.push(v),
+            Err(mut e) => {
+                e.loc.push(i.into());
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every value of a repeated key (`?tag=a&tag=b`); none is an empty list
+/// (FastAPI's `list[T] = Query([])`).
 impl<T: ParamValue> FromValues for Vec<T> {
     fn from_values<'a, I>(
         values: I,
@@ -96,28 +122,39 @@ impl<T: ParamValue> FromValues for Vec<T> {
     where
         I: IntoIterator<Item = &'a str>,
     {
-        let mut out = Vec::new();
-        let mut errors = Vec::new();
-        for (i, raw) in values.into_iter().enumerate() {
-            match parse_value(raw, spec, location) {
-                Ok(v) => out.push(v),
-                Err(mut e) => {
-                    e.loc.push(i.into());
-                    errors.push(e);
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(errors)
-        }
+        parse_all(values, spec, location)
     }
     fn required() -> bool {
         false
     }
-    fn values_schema() -> Value {
-        serde_json::json!({ "type": "array", "items": T::param_schema() })
+    fn values_schema(generator: &mut schemars::SchemaGenerator) -> Value {
+        serde_json::json!({ "type": "array", "items": T::param_schema(generator) })
+    }
+}
+
+/// Every value of a repeated key, or `None` when there is none (FastAPI's
+/// `list[T] | None = Query(None)`).
+impl<T: ParamValue> FromValues for Option<Vec<T>> {
+    fn from_values<'a, I>(
+        values: I,
+        spec: &ParamSpec,
+        location: Location,
+    ) -> Result<Self, Vec<ErrorItem>>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return Ok(None);
+        }
+        parse_all(values, spec, location).map(Some)
+    }
+    fn required() -> bool {
+        false
+    }
+    fn values_schema(generator: &mut schemars::SchemaGenerator) -> Value {
+        let items = T::param_schema(generator);
+        serde_json::json!({ "anyOf": [{ "type": "array", "items": items }, { "type": "null" }] })
     }
 }
 
@@ -159,7 +196,7 @@ macro_rules! bare_scalar_from_request {
     )*};
 }
 
-bare_scalar_from_request!(T, Option<T>, Vec<T>);
+bare_scalar_from_request!(T, Option<T>, Vec<T>, Option<Vec<T>>);
 
 /// A query parameter, named explicitly (a bare scalar is one already).
 ///
@@ -279,6 +316,19 @@ macro_rules! deref_wrapper {
 }
 
 deref_wrapper!(Query, Header, Cookie);
+
+macro_rules! transparent_serialize {
+    ($($w:ident),*) => {$(
+        /// Serialises as the value it wraps (for defaults in the OpenAPI document).
+        impl<T: serde::Serialize> serde::Serialize for $w<T> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+    )*};
+}
+
+transparent_serialize!(Query, Header, Cookie);
 
 /// The raw request: method, URI, headers and the whole body.
 ///

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::scalar::{BOOL_PARSING, FLOAT_PARSING, INT_PARSING, parse_bool};
+use super::scalar::{BOOL_PARSING, FLOAT_PARSING, INT_PARSING, expected_list, parse_bool};
 use crate::error::{ErrorItem, LocPart};
 
 /// Validates `value` in place against `schema` (whose `$defs` are in `root`).
@@ -203,22 +203,6 @@ fn string(
     }
 }
 
-/// pydantic's enum message: `'a', 'b' or 'c'`.
-fn expected_list(allowed: &[Value]) -> String {
-    let items: Vec<String> = allowed
-        .iter()
-        .map(|a| match a {
-            Value::String(s) => format!("'{s}'"),
-            other => other.to_string(),
-        })
-        .collect();
-    match items.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        Some((last, _)) => last.clone(),
-        None => String::new(),
-    }
-}
-
 fn integer(
     obj: &Map<String, Value>,
     value: &mut Value,
@@ -243,7 +227,15 @@ fn integer(
         }
         Value::String(s) => match s.trim().parse::<i64>() {
             Ok(i) => Some(Value::from(i)),
-            Err(_) => return push(errors, INT_PARSING.kind, loc, INT_PARSING.msg, value),
+            Err(_) => {
+                return push(
+                    errors,
+                    INT_PARSING.kind,
+                    loc,
+                    INT_PARSING.msg.clone(),
+                    value,
+                );
+            }
         },
         Value::Bool(b) => Some(Value::from(*b as i64)),
         _ => {
@@ -273,7 +265,15 @@ fn number(
         Value::Number(_) => None,
         Value::String(s) => match s.trim().parse::<f64>() {
             Ok(f) if !s.contains('_') => Some(Value::from(f)),
-            _ => return push(errors, FLOAT_PARSING.kind, loc, FLOAT_PARSING.msg, value),
+            _ => {
+                return push(
+                    errors,
+                    FLOAT_PARSING.kind,
+                    loc,
+                    FLOAT_PARSING.msg.clone(),
+                    value,
+                );
+            }
         },
         Value::Bool(b) => Some(Value::from(if *b { 1.0 } else { 0.0 })),
         _ => {
@@ -376,7 +376,13 @@ fn boolean(value: &mut Value, loc: &mut [LocPart], errors: &mut Vec<ErrorItem>) 
     };
     match coerced {
         Some(b) => *value = Value::Bool(b),
-        None => push(errors, BOOL_PARSING.kind, loc, BOOL_PARSING.msg, value),
+        None => push(
+            errors,
+            BOOL_PARSING.kind,
+            loc,
+            BOOL_PARSING.msg.clone(),
+            value,
+        ),
     }
 }
 
@@ -388,6 +394,16 @@ fn array(
     errors: &mut Vec<ErrorItem>,
 ) {
     let Some(items) = value.as_array_mut() else {
+        // A `HashSet`/`BTreeSet` (schemars: `uniqueItems`) is pydantic's `set`.
+        if obj.get("uniqueItems") == Some(&Value::Bool(true)) {
+            return push(
+                errors,
+                "set_type",
+                loc,
+                "Input should be a valid set",
+                value,
+            );
+        }
         return push(
             errors,
             "list_type",
@@ -468,6 +484,25 @@ fn object(
             }
             loc.pop();
         }
+    } else if let Some(Value::Object(patterns)) = obj.get("patternProperties")
+        && let Some(map) = value.as_object_mut()
+    {
+        // A map with integer keys (`HashMap<i64, f64>`): schemars gives the
+        // keys a pattern; pydantic reports a bad key at `[..., key, "[key]"]`.
+        for (key, field) in map.iter_mut() {
+            loc.push(LocPart::from(key.clone()));
+            match patterns.iter().find(|(p, _)| key_matches(p, key)) {
+                Some((_, schema)) => validate(root, schema, field, loc, errors),
+                None if patterns.keys().any(|p| is_integer_key_pattern(p)) => {
+                    loc.push(LocPart::from("[key]"));
+                    let key = Value::String(key.clone());
+                    push(errors, INT_PARSING.kind, loc, INT_PARSING.msg.clone(), &key);
+                    loc.pop();
+                }
+                None => {}
+            }
+            loc.pop();
+        }
     } else if let Some(extra) = obj.get("additionalProperties").filter(|s| s.is_object())
         && let Some(map) = value.as_object_mut()
     {
@@ -476,5 +511,23 @@ fn object(
             validate(root, extra, field, loc, errors);
             loc.pop();
         }
+    }
+}
+
+/// schemars' key patterns for integer-keyed maps.
+fn is_integer_key_pattern(pattern: &str) -> bool {
+    matches!(pattern, r"^-?\d+$" | r"^\d+$")
+}
+
+/// Whether `key` matches a `patternProperties` pattern (integer patterns
+/// are checked without a regex; others compiled on this slow path).
+fn key_matches(pattern: &str, key: &str) -> bool {
+    match pattern {
+        r"^-?\d+$" => {
+            let digits = key.strip_prefix('-').unwrap_or(key);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        r"^\d+$" => !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()),
+        other => regex::Regex::new(other).is_ok_and(|re| re.is_match(key)),
     }
 }

@@ -84,11 +84,8 @@ impl ApiRouter {
                 if !prefix.is_empty() {
                     // Paths are `&'static str` everywhere (macros produce
                     // literals); a prefixed path is built once per app start.
-                    let path = if op.path == "/" {
-                        prefix.clone()
-                    } else {
-                        format!("{prefix}{}", op.path)
-                    };
+                    // `"/"` under `/things` is `/things/`, as in FastAPI.
+                    let path = format!("{prefix}{}", op.path);
                     op.path = Box::leak(path.into_boxed_str());
                 }
                 if !tags.is_empty() {

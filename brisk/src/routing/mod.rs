@@ -92,30 +92,24 @@ impl Router {
         Router { tree, entries }
     }
 
-    /// Finds the operation for `method` and `path`. `HEAD` falls back to `GET`.
+    /// Finds the operation for `method` and `path`.
+    ///
+    /// As in Starlette, the path is matched percent-decoded (`%2F` is a `/`
+    /// there too), and only the declared methods match: `HEAD` on a `GET`
+    /// route is a 405, as FastAPI answers it.
     pub(crate) fn route(&self, method: &Method, path: &str) -> RouteMatch<'_> {
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        let path: &str = &decoded;
         let Ok(found) = self.tree.at(path) else {
             return RouteMatch::NotFound;
         };
         let entry = &self.entries[*found.value];
-        let op = entry
-            .operations
-            .iter()
-            .find(|o| o.method == method)
-            .or_else(|| {
-                (method == Method::HEAD)
-                    .then(|| entry.operations.iter().find(|o| o.method == Method::GET))
-                    .flatten()
-            });
-        match op {
+        match entry.operations.iter().find(|o| o.method == method) {
             Some(op) => {
                 let params = found
                     .params
                     .iter()
-                    .map(|(k, v)| {
-                        let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
-                        (Box::from(k), decoded.into_owned())
-                    })
+                    .map(|(k, v)| (Box::from(k), v.to_owned()))
                     .collect();
                 RouteMatch::Found(op, params)
             }
@@ -132,6 +126,7 @@ impl Router {
 
     /// The first other route whose template matches `path` and that has `method`.
     fn other_route_with_method(&self, method: &Method, path: &str) -> Option<RouteMatch<'_>> {
+        // `path` is decoded already.
         self.entries.iter().find_map(|entry| {
             let op = entry.operations.iter().find(|o| o.method == method)?;
             let params = match_template(&matchit_template(op.path), path)?;
@@ -161,20 +156,31 @@ impl Router {
         HeaderValue::from_str(&methods.join(", ")).unwrap_or_else(|_| matched.clone())
     }
 
+    /// Where to redirect a path no route has, when the same path with (or
+    /// without) a trailing slash has one: FastAPI's `redirect_slashes`.
+    pub(crate) fn slash_redirect(&self, path: &str) -> Option<String> {
+        if path == "/" {
+            return None;
+        }
+        let other = match path.strip_suffix('/') {
+            Some(trimmed) => trimmed.to_owned(),
+            None => format!("{path}/"),
+        };
+        let decoded = percent_encoding::percent_decode_str(&other).decode_utf8_lossy();
+        self.tree.at(&decoded).is_ok().then_some(other)
+    }
+
     /// Every operation (in no particular order; `Operation::id` is the registration order).
     pub(crate) fn operations(&self) -> impl Iterator<Item = &Arc<Operation>> {
         self.entries.iter().flat_map(|e| e.operations.iter())
     }
 }
 
-/// Matches `path` against a matchit-style template (`{name}` one segment,
-/// `{*name}` the rest), returning the decoded parameters.
+/// Matches `path` (already percent-decoded) against a matchit-style
+/// template (`{name}` one segment, `{*name}` the rest), returning the
+/// parameters.
 fn match_template(template: &str, path: &str) -> Option<Vec<(Box<str>, String)>> {
-    let decode = |v: &str| {
-        percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
+    let decode = |v: &str| v.to_owned();
     let mut params = Vec::new();
     let mut segments = path.split('/');
     for part in template.split('/') {
@@ -209,7 +215,7 @@ mod tests {
         assert_eq!(p[0].1, "me");
         assert!(match_template("/users/{username}", "/users/").is_none());
         assert!(match_template("/users/{username}", "/users/a/b").is_none());
-        let p = match_template("/files/{*path}", "/files/a/b%20c").unwrap();
+        let p = match_template("/files/{*path}", "/files/a/b c").unwrap();
         assert_eq!(p[0].1, "a/b c");
     }
 

@@ -66,6 +66,9 @@ pub struct Operation {
     pub description: Option<&'static str>,
     /// Tags (OpenAPI).
     pub tags: &'static [&'static str],
+    /// Other answers the operation may give, documented with their
+    /// description (FastAPI's `responses={404: {"description": ...}}`).
+    pub responses: &'static [(u16, &'static str)],
     /// The generated request handler.
     pub handler: HandlerFn,
     /// Time limit for one request (`timeout = "2s"`): past it, 504 and the
@@ -110,6 +113,7 @@ impl Operation {
             summary: None,
             description: None,
             tags: &[],
+            responses: &[],
             handler,
             response_doc: |_| None,
             timeout: None,
@@ -171,6 +175,20 @@ impl Operation {
     /// Sets the tags.
     pub fn tags(mut self, tags: &'static [&'static str]) -> Self {
         self.tags = tags;
+        self
+    }
+
+    /// Documents other answers the operation may give (status, description).
+    ///
+    /// ```
+    /// # use brisk::routing::{HandlerFuture, Operation};
+    /// # fn h(_cx: &mut brisk::params::RequestContext) -> HandlerFuture<'_> { unimplemented!() }
+    /// let op = Operation::new(http::Method::GET, "/items/{id}", "read", h, true)
+    ///     .responses(&[(404, "Item not found")]);
+    /// assert_eq!(op.responses[0].0, 404);
+    /// ```
+    pub fn responses(mut self, responses: &'static [(u16, &'static str)]) -> Self {
+        self.responses = responses;
         self
     }
 }
