@@ -10,6 +10,8 @@
 //! The lessons themselves are in `guide/examples/`; the book that explains
 //! them is in `guide/chapters/` (`mdbook build guide`).
 
+#![warn(missing_docs)]
+
 pub mod client;
 
 use std::sync::OnceLock;
