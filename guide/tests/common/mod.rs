@@ -5,10 +5,10 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The tests of one file that measure time take turns, so that two of them
 /// never compete for the machine's two cores.
@@ -18,29 +18,64 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
 }
 
 /// The path of an example binary of this crate. `cargo test` builds the
-/// examples, but a filtered run (`--test NAME`) does not, so build them once
-/// per test process: a test never runs a stale binary.
+/// examples, but a filtered run (`--test NAME`) does not: if the binary is
+/// missing or older than any source it is built from, build the examples
+/// (once per test process), so a test never runs a stale binary. (Not
+/// unconditionally: under `cargo test --workspace` the examples were built
+/// with the whole workspace's features, and a build of this package alone
+/// would compile brisk a second time.)
 pub fn example(name: &str) -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--examples", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .status()
-            .expect("run cargo build --examples");
-        assert!(status.success(), "building the guide's examples failed");
-    });
     let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    if built.is_none_or(|built| built < newest_source()) {
+        static BUILT: std::sync::Once = std::sync::Once::new();
+        BUILT.call_once(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--examples", "--manifest-path"])
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+                .status()
+                .expect("run cargo build --examples");
+            assert!(status.success(), "building the guide's examples failed");
+        });
+    }
     assert!(path.exists(), "example binary {path:?} is missing");
     path
+}
+
+/// The newest modification time among the sources the examples are built
+/// from: this crate, brisk, brisk-macros, the manifests and the lock file.
+fn newest_source() -> SystemTime {
+    fn walk(path: &Path, newest: &mut SystemTime) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest);
+            }
+        } else if let Ok(modified) = meta.modified() {
+            *newest = (*newest).max(modified);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for source in [
+        "guide/src",
+        "guide/examples",
+        "guide/Cargo.toml",
+        "brisk/src",
+        "brisk/Cargo.toml",
+        "brisk-macros/src",
+        "brisk-macros/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        walk(&root.join(source), &mut newest);
+    }
+    newest
 }
 
 /// Runs an example to completion (at most `limit`) and returns its stdout.
