@@ -35,7 +35,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::AsyncReadExt;
 
-use super::deadline::{BodyDeadlines, DeadlineBody};
+use super::deadline::{BodyDeadlines, DeadlineBody, Lingering};
 use super::io::ConnIo;
 use super::tracker::{BusyGuard, ConnHandle};
 use crate::app::AppShared;
@@ -244,7 +244,11 @@ async fn answer(
     } else {
         let (mut parts, incoming) = req.into_parts();
         parts.extensions.insert(peer);
-        let body = Body::new(DeadlineBody::new(incoming, deadlines));
+        let body = if version == Version::HTTP_2 {
+            Body::new(DeadlineBody::new(Lingering::new(incoming), deadlines))
+        } else {
+            Body::new(DeadlineBody::new(incoming, deadlines))
+        };
         app.handle(Request::from_parts(parts, body)).await
     };
     let close = closing || resp.extensions().get::<CloseConnection>().is_some();

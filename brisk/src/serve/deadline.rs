@@ -6,12 +6,15 @@
 //! The clock starts when the application first reads the body. On expiry
 //! the body yields [`BodyTimeout`], which brisk answers with 408 and
 //! `Connection: close`.
+//!
+//! Also here: [`Lingering`], which reads the rest of a refused HTTP/2 body
+//! (within limits) so that clients see the answer.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
@@ -196,5 +199,93 @@ mod tests {
         };
         let body = DeadlineBody::new(trickle(Duration::from_millis(500), 30), deadlines);
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 30);
+    }
+}
+
+/// How much of a refused HTTP/2 request body is still read (and thrown
+/// away), and for how long, once the answer has been sent.
+const LINGER_BYTES: u64 = 64 << 20;
+const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// An HTTP/2 request body that, when the application drops it unread (a
+/// 413, an early error), is read to its end in the background and thrown
+/// away, within [`LINGER_BYTES`] and [`LINGER_TIME`].
+///
+/// Answering before the request is complete and then resetting the stream
+/// with `NO_ERROR` is what RFC 9113 §8.1 prescribes, but clients such as
+/// curl 7.x then report no answer at all; letting the upload finish makes
+/// them read the 413. This is HTTP/2's form of nginx's lingering close.
+pub(crate) struct Lingering<B>
+where
+    B: HttpBody + Unpin + Send + 'static,
+{
+    inner: Option<B>,
+}
+
+impl<B> Lingering<B>
+where
+    B: HttpBody + Unpin + Send + 'static,
+{
+    pub(crate) fn new(inner: B) -> Self {
+        Lingering { inner: Some(inner) }
+    }
+}
+
+impl<B> HttpBody for Lingering<B>
+where
+    B: HttpBody + Unpin + Send + 'static,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        match self.inner.as_mut() {
+            Some(inner) => Pin::new(inner).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(HttpBody::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint)
+    }
+}
+
+impl<B> Drop for Lingering<B>
+where
+    B: HttpBody + Unpin + Send + 'static,
+{
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut read = 0u64;
+                while read < LINGER_BYTES {
+                    match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                        Some(Ok(frame)) => {
+                            read += frame.data_ref().map_or(0, |d| d.remaining() as u64);
+                        }
+                        _ => return,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        });
     }
 }
