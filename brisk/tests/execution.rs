@@ -184,3 +184,48 @@ fn the_app_builder_sets_the_pool_size_and_the_flag_wins() {
         5
     );
 }
+
+/// Blocks its event-loop thread (the seed's mistake) for 300 ms.
+#[post("/block")]
+async fn block_300ms() -> Json<Value> {
+    std::thread::sleep(Duration::from_millis(300));
+    Json(json!({"done": true}))
+}
+
+#[test]
+fn with_the_watchdog_off_each_blocking_answer_leaves_when_its_handler_returns() {
+    // One event-loop thread, blocking handlers, no containment: serial, as
+    // uvicorn with one worker is. Each answer must still go out as soon as
+    // its handler returns (1st at ~0.3 s), not after the last one (0.9 s).
+    let mut config = ServerConfig::for_tests();
+    config.event_loop_threads = Some(1);
+    config.blocking_policy = Some(brisk::exec::BlockingPolicy::Off);
+    let server =
+        brisk::serve::BackgroundServer::start(App::new().routes(routes![block_300ms]), config);
+    let addr = server.addr();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.write_all(b"POST /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut out = Vec::new();
+                s.read_to_end(&mut out).unwrap();
+                assert!(out.starts_with(b"HTTP/1.1 200"));
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut done: Vec<Duration> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    done.sort();
+    assert!(
+        done[0] < Duration::from_millis(550),
+        "the first answer waited for the others: {done:?}"
+    );
+    assert!(
+        done[2] >= Duration::from_millis(850),
+        "not serial? {done:?}"
+    );
+}

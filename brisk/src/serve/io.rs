@@ -13,6 +13,11 @@
 //!   which hyper then closes, releasing the response. (The kernel reports a
 //!   socket writable only once a good part of its send buffer is free, so a
 //!   client reading a few bytes at a time makes no progress here either.)
+//! * **Writes before the reactor's first turn.** Like reads, a freshly
+//!   registered socket is not known writable until the reactor runs, which
+//!   it does not while handlers block the loop's only thread (watchdog off).
+//!   When tokio says "not yet", the write is tried on the socket directly,
+//!   so an answer goes out as soon as its handler returns.
 //! * **Error bodies.** hyper answers requests it cannot parse (431, 400,
 //!   414) by itself, with an empty body. brisk promises a JSON `detail` on
 //!   every error, so such an answer, recognisable because no request of this
@@ -21,6 +26,7 @@
 //!   hence the rewrite here.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -83,7 +89,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> ConnIo<T> {
+impl<T: AsyncWrite + AsFd + Unpin> ConnIo<T> {
     /// Tracks a write's progress: clears the stall timer on progress, arms
     /// it when the write has to wait, fails once it fires.
     fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
@@ -129,7 +135,7 @@ impl<T: AsyncWrite + Unpin> ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
+impl<T: AsyncWrite + AsFd + Unpin> AsyncWrite for ConnIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -145,7 +151,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
         if this.replacement.is_some() {
             return this.poll_replacement(cx);
         }
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        let poll = match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            // Registered for wake-up above; try the socket itself meanwhile.
+            Poll::Pending => match socket2::SockRef::from(&this.inner).send(buf) {
+                Ok(n) => Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            ready => ready,
+        };
         this.watch(cx, poll)
     }
 
@@ -168,7 +182,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
         if this.replacement.is_some() {
             return this.poll_replacement(cx);
         }
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        let poll = match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => match socket2::SockRef::from(&this.inner).send_vectored(bufs) {
+                Ok(n) => Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            ready => ready,
+        };
         this.watch(cx, poll)
     }
 
