@@ -14,8 +14,8 @@
 //! `brisk::routing::IntoOperation`. Its `operation()` returns an `Operation`
 //! whose handler: builds one static `ParamSpec` per parameter, extracts every
 //! parameter through `brisk::params::Extraction` (collecting all errors for
-//! one 422), then calls `brisk::exec::call_async` (event loop) or
-//! `brisk::exec::call_sync` (thread pool). Everything else is library code.
+//! one 422), then calls `brisk::routing::call_async` (event loop) or
+//! `brisk::routing::call_sync` (thread pool). Everything else is library code.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -424,7 +424,7 @@ fn expand_params(
             None => quote!(#ty),
         };
         out.entries.push(quote! {
-            ::brisk::routing::Param {
+            ::brisk::params::Param {
                 spec: &#spec_ident,
                 // Documented as declared (`skip: i64` with a default is an
                 // integer that is not required), not as the `Option` extracted.
@@ -530,9 +530,9 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     let n_params = entries.len();
     let unwrap = unwrap_args(&arg_names, quote!(return __brisk_ex.into_response();));
     let call = if is_async {
-        quote!(::brisk::exec::call_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
+        quote!(::brisk::routing::call_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
     } else {
-        quote!(::brisk::exec::call_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
+        quote!(::brisk::routing::call_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
     };
 
     let method_ident = Ident::new(method, Span::call_site());
@@ -592,7 +592,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         impl ::brisk::routing::IntoOperation for #fn_name {
             fn operation() -> ::brisk::routing::Operation {
                 #(#specs)*
-                static __BRISK_PARAMS: [::brisk::routing::Param; #n_params] = [#(#entries),*];
+                static __BRISK_PARAMS: [::brisk::params::Param; #n_params] = [#(#entries),*];
 
                 fn __brisk_handler(__brisk_cx: &mut ::brisk::params::RequestContext) -> ::brisk::routing::HandlerFuture<'_> {
                     ::std::boxed::Box::pin(async move {
@@ -609,10 +609,10 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
 
                 fn __brisk_response_doc(
                     generator: &mut ::brisk::schemars::SchemaGenerator,
-                ) -> ::core::option::Option<::brisk::openapi::probe::ResponseDoc> {
+                ) -> ::core::option::Option<::brisk::response::doc::ResponseDoc> {
                     #[allow(unused_imports)]
-                    use ::brisk::openapi::probe::{ViaNothing as _, ViaSchema as _};
-                    (&::brisk::openapi::probe::Probe::<#ret_ty>::new()).response_doc(generator)
+                    use ::brisk::response::doc::{ViaNothing as _, ViaSchema as _};
+                    (&::brisk::response::doc::Probe::<#ret_ty>::new()).response_doc(generator)
                 }
 
                 ::brisk::routing::Operation::new(
@@ -739,9 +739,9 @@ fn expand_dependency(
         quote!(return ::core::result::Result::Err(__brisk_ex.into_rejection());),
     );
     let call = if is_async {
-        quote!(::brisk::exec::run_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
+        quote!(__brisk_cx.run_async(#fn_name(#(#arg_names),*)).await)
     } else {
-        quote!(::brisk::exec::run_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
+        quote!(__brisk_cx.run_sync(move || #fn_name(#(#arg_names),*)).await)
     };
     let resolve = if cached {
         quote!(::brisk::depends::cached::<Self>(cx))
@@ -762,7 +762,7 @@ fn expand_dependency(
 
             fn info() -> &'static ::brisk::depends::DependencyInfo {
                 #(#specs)*
-                static __BRISK_PARAMS: [::brisk::routing::Param; #n_params] = [#(#entries),*];
+                static __BRISK_PARAMS: [::brisk::params::Param; #n_params] = [#(#entries),*];
                 static __BRISK_INFO: ::brisk::depends::DependencyInfo = ::brisk::depends::DependencyInfo {
                     name: #fn_name_str,
                     is_async: #is_async,

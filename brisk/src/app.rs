@@ -1,32 +1,25 @@
-//! [`App`]: the application builder, and the per-request entry point every
-//! transport (the server, the [`TestClient`](crate::TestClient)) goes through.
+//! [`App`]: the application builder. It collects path operations, routers,
+//! layers and middleware, exception handlers, state and hooks, and turns
+//! them into the [`AppService`] that serves requests (the server and the
+//! [`TestClient`](crate::TestClient) both call that).
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::any::TypeId;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use std::time::{Duration, Instant};
-
-use futures_util::FutureExt;
-use http::StatusCode;
-use http::header::ALLOW;
-
-use crate::HttpError;
-use crate::body::Body;
-use crate::depends::{BoxFuture, DepRef, Dependency, ErasedRun, Outcome};
+use crate::depends::{DepRef, Dependency, ErasedRun};
+use crate::error::ExceptionHandlers;
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
 use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
-use crate::logging::RateLimited;
-use crate::openapi::docs::DocsUrls;
-use crate::params::RequestContext;
-use crate::response::{CloseConnection, IntoResponse, Response, internal_server_error};
-use crate::routing::{ApiRouter, Operation, RouteMatch, Router};
+use crate::openapi::{ApiInfo, Docs, DocsUrls};
+use crate::params::{AppContext, StateMap};
+use crate::response::IntoResponse;
+use crate::routing::{ApiRouter, LayerFn, Operation, Request, Route, Router, layer_fn};
 use crate::serve::ServerConfig;
+use crate::service::middleware::{FromFnLayer, Next, Watch, from_fn};
+use crate::service::{AppService, Core, Hook, Limits};
 
 /// Default maximum request body size: 16 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 16 * 1024 * 1024;
@@ -60,6 +53,19 @@ pub struct App {
     pub(crate) startup: Vec<Hook>,
     pub(crate) shutdown: Vec<Hook>,
     pub(crate) docs_urls: DocsUrls,
+    /// App-wide layers and middleware, in the order added (innermost first).
+    layers: Vec<AppLayer>,
+    handlers: ExceptionHandlers,
+}
+
+/// An app-wide layer: a tower layer, or a function middleware that still
+/// needs its watch id.
+enum AppLayer {
+    Layer(LayerFn),
+    Middleware {
+        name: &'static str,
+        make: Box<dyn FnOnce(Watch) -> LayerFn + Send>,
+    },
 }
 
 impl Default for App {
@@ -90,6 +96,8 @@ impl App {
             startup: Vec::new(),
             shutdown: Vec::new(),
             docs_urls: DocsUrls::default(),
+            layers: Vec::new(),
+            handlers: ExceptionHandlers::default(),
         }
     }
 
@@ -309,6 +317,116 @@ impl App {
         self
     }
 
+    /// Wraps the whole app in a tower layer: every answer the app gives,
+    /// including 404s, 405s and the documentation routes, goes through it,
+    /// as with Starlette's middleware. Any tower-http layer works unchanged
+    /// (CORS, compression, tracing, request ids, timeouts, body limits, ...),
+    /// and so do brisk's [`middleware`](crate::middleware).
+    ///
+    /// Order: the layer added last runs first on the request (and last on
+    /// the response), as with FastAPI's `app.add_middleware`.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    /// use tower_http::set_header::SetResponseHeaderLayer;
+    ///
+    /// #[get("/")]
+    /// async fn root() -> &'static str { "hi" }
+    ///
+    /// let app = App::new().routes(routes![root]).layer(SetResponseHeaderLayer::overriding(
+    ///     http::header::SERVER,
+    ///     http::HeaderValue::from_static("brisk"),
+    /// ));
+    /// let client = brisk::TestClient::new(app);
+    /// assert_eq!(client.get("/").send().header("server"), Some("brisk"));
+    /// assert_eq!(client.get("/missing").send().header("server"), Some("brisk"));
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<Route> + Send + Sync + 'static,
+        L::Service: tower::Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as tower::Service<Request>>::Error: Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(AppLayer::Layer(layer_fn(layer)));
+        self
+    }
+
+    /// Adds a function middleware, FastAPI's `@app.middleware("http")`: an
+    /// `async fn(request, next) -> response` around everything the app
+    /// answers. Its polls are watched by the blocking watchdog like a
+    /// handler's (reported as `MIDDLEWARE name`). Ordered with
+    /// [`App::layer`]: the one added last runs first.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    /// use brisk::middleware::{Next, Request};
+    /// use brisk::response::Response;
+    ///
+    /// async fn add_server(req: Request, next: Next) -> Response {
+    ///     let mut resp = next.run(req).await;
+    ///     resp.headers_mut().insert("server", "brisk".parse().unwrap());
+    ///     resp
+    /// }
+    ///
+    /// #[get("/")]
+    /// async fn root() -> &'static str { "hi" }
+    ///
+    /// let client = brisk::TestClient::new(App::new().routes(routes![root]).middleware(add_server));
+    /// assert_eq!(client.get("/").send().header("server"), Some("brisk"));
+    /// ```
+    pub fn middleware<F, Fut, R>(mut self, f: F) -> Self
+    where
+        F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoResponse + Send + 'static,
+    {
+        let full = std::any::type_name::<F>();
+        let name = full.rsplit("::").next().unwrap_or(full);
+        self.layers.push(AppLayer::Middleware {
+            name,
+            make: Box::new(move |watch| {
+                let layer: FromFnLayer<F> = from_fn(f).watched(watch);
+                layer_fn(layer)
+            }),
+        });
+        self
+    }
+
+    /// Answers errors of type `E` app-wide with `handler`, FastAPI's
+    /// `@app.exception_handler(E)`. `E` can be [`HttpError`](crate::HttpError)
+    /// (also 404 and 405), [`ValidationErrors`](crate::error::ValidationErrors)
+    /// (FastAPI's `RequestValidationError`), [`Panic`](crate::error::Panic)
+    /// (the 500 of a panicking handler), or a type of the application marked
+    /// `#[derive(Exception)]` that handlers return as their error.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    /// use brisk::error::ValidationErrors;
+    ///
+    /// #[get("/items/{id}")]
+    /// async fn item(id: u32) -> String { id.to_string() }
+    ///
+    /// // Answer invalid requests with 400 and the errors as plain text.
+    /// let app = App::new().routes(routes![item]).exception_handler(
+    ///     |_req: &http::request::Parts, errors: ValidationErrors| {
+    ///         (StatusCode::BAD_REQUEST, format!("{} invalid", errors.detail.len()))
+    ///     },
+    /// );
+    /// let resp = brisk::TestClient::new(app).get("/items/x").send();
+    /// assert_eq!((resp.status().as_u16(), resp.text()), (400, "1 invalid".to_owned()));
+    /// ```
+    pub fn exception_handler<E, F, R>(mut self, handler: F) -> Self
+    where
+        E: Send + 'static,
+        F: Fn(&http::request::Parts, E) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        self.handlers.insert(handler);
+        self
+    }
+
     /// Serves the app with the settings from the command line and `BRISK_*`
     /// variables (`--host`, `--port`, `--threadpool-size`, ...; see `--help`),
     /// until SIGINT or SIGTERM. Exits the process when done.
@@ -325,15 +443,15 @@ impl App {
         crate::serve::run(self, config)
     }
 
-    /// Freezes the app into what requests are served from.
-    pub(crate) fn into_shared(self, config: &ServerConfig) -> Arc<AppShared> {
+    /// Builds what requests are served from, with the server's settings.
+    pub(crate) fn build_service(self, config: &ServerConfig) -> Arc<AppService> {
         let threadpool_size = config
             .threadpool_size
             .or(self.threadpool_size)
             .unwrap_or(DEFAULT_SIZE);
         let app_deps = self.dependencies;
         let docs = crate::openapi::docs::operations(&self.docs_urls);
-        let operations = self
+        let operations: Vec<Operation> = self
             .operations
             .into_iter()
             .chain(docs)
@@ -344,11 +462,9 @@ impl App {
                 op
             })
             .collect();
-        let router = Router::new(operations);
-        for op in router.operations() {
+        for op in &operations {
             crate::depends::check_cycles(op.name, op.params, &op.dependencies);
-            let specs = op.params.iter().map(|p| p.spec);
-            for spec in specs {
+            for spec in op.params.iter().map(|p| p.spec) {
                 if let Some(pattern) = &spec.pattern
                     && let Err(e) = regex::Regex::new(pattern.source)
                 {
@@ -357,6 +473,17 @@ impl App {
                         op.method, op.path, spec.name
                     );
                 }
+            }
+        }
+        // What the watchdog watches: every operation (its id is its index),
+        // then every function middleware.
+        let mut watched: Vec<(String, &'static str)> = operations
+            .iter()
+            .map(|op| (op.method.to_string(), op.path))
+            .collect();
+        for layer in &self.layers {
+            if let AppLayer::Middleware { name, .. } = layer {
+                watched.push(("MIDDLEWARE".to_owned(), name));
             }
         }
         let pool = Arc::new(ThreadPool::new(threadpool_size));
@@ -370,373 +497,77 @@ impl App {
                 .map(Duration::from_millis)
                 .or(self.blocking_threshold)
                 .unwrap_or(watchdog::DEFAULT_THRESHOLD),
-            router.operations(),
+            watched,
             Arc::clone(&pool),
         );
-        Arc::new(AppShared {
-            title: self.title,
-            version: self.version,
-            description: self.description,
-            router,
-            pool,
-            watchdog,
-            max_body_size: config
+        let docs = Docs::new(
+            ApiInfo {
+                title: self.title,
+                version: self.version,
+                description: self.description,
+            },
+            self.docs_urls,
+        );
+        let mut state = self.state;
+        state.insert_shared(Arc::clone(&docs));
+        let limits = Limits {
+            concurrency: config.limit_concurrency,
+            max_requests: config.limit_max_requests.map(|n| n + jitter(config)),
+            request_timeout: config.timeout_request.map(crate::serve::seconds),
+            access_log: !config.no_access_log,
+        };
+        let app = Arc::new(AppContext::new(
+            config
                 .max_body_size
                 .or(self.max_body_size)
                 .unwrap_or(DEFAULT_MAX_BODY_SIZE),
-            access_log: !config.no_access_log,
-            state: self.state,
-            overrides: RwLock::new(self.overrides),
-            startup: Mutex::new(self.startup),
-            shutdown: Mutex::new(self.shutdown),
-            docs_urls: self.docs_urls,
-            openapi: OnceLock::new(),
-            limits: Limits::from_config(config),
-            in_flight: AtomicUsize::new(0),
-            served: AtomicU64::new(0),
-            retire: tokio::sync::Notify::new(),
-        })
-    }
-}
-
-/// A map from type to one value of that type.
-#[derive(Default)]
-pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl StateMap {
-    fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.0.insert(TypeId::of::<T>(), Arc::new(value));
-    }
-
-    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.0
-            .get(&TypeId::of::<T>())
-            .and_then(|b| Arc::clone(b).downcast().ok())
-    }
-}
-
-/// Per-process limits, from the server configuration.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) concurrency: Option<usize>,
-    pub(crate) max_requests: Option<u64>,
-    pub(crate) request_timeout: Option<Duration>,
-}
-
-impl Limits {
-    fn from_config(config: &ServerConfig) -> Self {
-        // Jitter spreads workers' retirements; a hash of pid and clock is
-        // random enough for that and needs no RNG dependency.
-        let jitter = match config.limit_max_requests_jitter {
-            0 => 0,
-            j => {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| u64::from(d.subsec_nanos()));
-                (u64::from(std::process::id()).wrapping_mul(2_654_435_761) ^ nanos) % (j + 1)
-            }
-        };
-        Limits {
-            concurrency: config.limit_concurrency,
-            max_requests: config.limit_max_requests.map(|n| n + jitter),
-            request_timeout: config.timeout_request.map(Duration::from_secs_f64),
-        }
-    }
-}
-
-/// One request counted against `--limit-concurrency`.
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize, limit: usize) -> Option<Self> {
-        if counter.fetch_add(1, Ordering::AcqRel) >= limit {
-            counter.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(InFlight(counter))
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A startup or shutdown hook.
-pub(crate) enum Hook {
-    Async(Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>),
-    Blocking(Box<dyn FnOnce() + Send>),
-}
-
-/// Runs hooks in order; a blocking one on a thread outside the event loop.
-pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
-    for hook in hooks {
-        match hook {
-            Hook::Async(f) => f().await,
-            Hook::Blocking(f) => {
-                if let Err(e) = tokio::task::spawn_blocking(f).await {
-                    std::panic::resume_unwind(e.into_panic());
+            state,
+            Arc::clone(&pool),
+            Arc::clone(&watchdog),
+            self.overrides,
+            self.handlers,
+        ));
+        let router = Router::new(operations, &app, limits.request_timeout);
+        docs.set_operations(router.operations().map(|op| op.describe()).collect());
+        let mut next_watch = router.operations().count();
+        let layers: Vec<LayerFn> = self
+            .layers
+            .into_iter()
+            .map(|layer| match layer {
+                AppLayer::Layer(l) => l,
+                AppLayer::Middleware { make, .. } => {
+                    let watch = Watch {
+                        watchdog: Arc::clone(&watchdog),
+                        pool: Arc::clone(&pool),
+                        id: next_watch,
+                    };
+                    next_watch += 1;
+                    make(watch)
                 }
-            }
-        }
-    }
-}
-
-/// The frozen app, shared by every connection and request.
-pub(crate) struct AppShared {
-    pub(crate) title: String,
-    pub(crate) version: String,
-    pub(crate) description: Option<String>,
-    pub(crate) router: Router,
-    pub(crate) pool: Arc<ThreadPool>,
-    pub(crate) watchdog: Arc<Watchdog>,
-    pub(crate) max_body_size: usize,
-    pub(crate) access_log: bool,
-    pub(crate) state: StateMap,
-    overrides: RwLock<Vec<(TypeId, ErasedRun)>>,
-    pub(crate) startup: Mutex<Vec<Hook>>,
-    pub(crate) shutdown: Mutex<Vec<Hook>>,
-    pub(crate) docs_urls: DocsUrls,
-    openapi: OnceLock<Bytes>,
-    pub(crate) limits: Limits,
-    in_flight: AtomicUsize,
-    served: AtomicU64,
-    retire: tokio::sync::Notify,
-}
-
-impl AppShared {
-    /// Resolves once this process has served `--limit-max-requests` requests.
-    pub(crate) async fn retired(&self) {
-        if self.limits.max_requests.is_none() {
-            return std::future::pending().await;
-        }
-        self.retire.notified().await;
-    }
-
-    /// The OpenAPI document as JSON bytes, generated on first use.
-    pub(crate) fn openapi_document(&self) -> Bytes {
-        self.openapi
-            .get_or_init(|| {
-                let doc = crate::openapi::document(self);
-                Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document is valid JSON"))
             })
-            .clone()
-    }
-
-    /// The OpenAPI document.
-    pub(crate) fn openapi_value(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.openapi_document())
-            .expect("the OpenAPI document is valid JSON")
-    }
-
-    /// The override registered for dependency `id`, if any.
-    pub(crate) fn dependency_override(&self, id: TypeId) -> Option<ErasedRun> {
-        let overrides = self.overrides.read().expect("overrides lock");
-        overrides
-            .iter()
-            .find(|(k, _)| *k == id)
-            .map(|(_, run)| *run)
-    }
-
-    /// Sets or replaces an override at run time (TestClient).
-    pub(crate) fn set_override(&self, id: TypeId, run: ErasedRun) {
-        let mut overrides = self.overrides.write().expect("overrides lock");
-        overrides.retain(|(k, _)| *k != id);
-        overrides.push((id, run));
-    }
-
-    /// Takes the startup (or shutdown) hooks; they run once.
-    pub(crate) fn take_hooks(&self, startup: bool) -> Vec<Hook> {
-        let hooks = if startup {
-            &self.startup
-        } else {
-            &self.shutdown
-        };
-        std::mem::take(&mut *hooks.lock().expect("hooks lock"))
-    }
-
-    /// Answers one request: route, extract, run, respond. Never fails: every
-    /// problem becomes a response (404, 405, 413, 422, 500, 503, ...).
-    pub(crate) async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
-        let started = Instant::now();
-        let (parts, body) = req.into_parts();
-        let logged = self
-            .access_log
-            .then(|| (parts.method.clone(), parts.uri.clone()));
-        let (resp, route) = self.route_and_run(parts, body).await;
-        if let Some((method, uri)) = logged {
-            access_log(&method, &uri, route, resp.status(), started);
-        }
-        if let Some(max) = self.limits.max_requests
-            && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
-        {
-            tracing::info!(
-                requests = max,
-                "reached --limit-max-requests; retiring this process gracefully"
-            );
-            self.retire.notify_one();
-        }
-        resp
-    }
-
-    /// The answer, and the route template that produced it (for the log).
-    async fn route_and_run(
-        self: &Arc<Self>,
-        parts: http::request::Parts,
-        body: Body,
-    ) -> (Response, Option<&'static str>) {
-        if let Some(resp) = self.refuse_declared_body(&parts) {
-            return (resp, None);
-        }
-        let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
-            RouteMatch::Found(op, params) => (op, params),
-            RouteMatch::MethodNotAllowed(allow) => {
-                let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
-                resp.headers_mut().insert(ALLOW, allow);
-                return (resp, None);
-            }
-            RouteMatch::NotFound => {
-                return (self.not_found(&parts), None);
-            }
-        };
-        // `op` borrows from the router for the whole call; only the
-        // context needs its own reference.
-        let _slot = match self.limits.concurrency {
-            Some(limit) => match InFlight::enter(&self.in_flight, limit) {
-                Some(slot) => Some(slot),
-                None => {
-                    static FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
-                    if let Some(count) = FULL.hit() {
-                        tracing::warn!(
-                            limit,
-                            answered_503 = count,
-                            "--limit-concurrency reached; answering 503 (logged at most every 10 s)"
-                        );
-                    }
-                    let resp = HttpError::new(503, "Service Unavailable").into_response();
-                    return (resp, Some(op.path));
-                }
-            },
-            None => None,
-        };
-        let mut cx = RequestContext::new(parts, body, params, Arc::clone(self), Arc::clone(op));
-        let run = AssertUnwindSafe((op.handler)(&mut cx)).catch_unwind();
-        let result = match op.timeout.or(self.limits.request_timeout) {
-            None => Ok(run.await),
-            Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| limit),
-        };
-        let (mut resp, outcome) = match result {
-            Err(limit) => {
-                tracing::warn!(
-                    method = %op.method,
-                    route = op.path,
-                    limit_ms = limit.as_millis() as u64,
-                    "request timed out; answered 504 and cancelled the handler"
-                );
-                let resp = HttpError::new(504, "Gateway Timeout").into_response();
-                (resp, Outcome::Response(StatusCode::GATEWAY_TIMEOUT))
-            }
-            Ok(Ok(resp)) => {
-                let status = resp.status();
-                (resp, Outcome::Response(status))
-            }
-            Ok(Err(panic)) => {
-                let message = panic_message(&panic).to_owned();
-                tracing::error!(
-                    method = %op.method,
-                    route = op.path,
-                    panic = message,
-                    "handler panicked; answered 500, still serving"
-                );
-                // Function-scoped teardown the handler did not get to.
-                let outcome = Outcome::Panicked(message);
-                cx.scope().run_function_cleanups(&outcome).await;
-                (internal_server_error(), outcome)
-            }
-        };
-        if let Some(after) = std::mem::take(cx.scope()).into_after_response(outcome, &self.pool) {
-            resp.body_mut().attach_guard(Box::new(after));
-        }
-        (resp, Some(op.path))
-    }
-
-    /// 404, or FastAPI's 307 to the same path with (or without) a trailing
-    /// slash when that one exists.
-    fn not_found(&self, parts: &http::request::Parts) -> Response {
-        let Some(other) = self.router.slash_redirect(parts.uri.path()) else {
-            return HttpError::not_found("Not Found").into_response();
-        };
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        let scheme = parts.uri.scheme_str().unwrap_or("http");
-        let mut location = match host {
-            Some(host) => format!("{scheme}://{host}{other}"),
-            None => other,
-        };
-        if let Some(query) = parts.uri.query() {
-            location.push('?');
-            location.push_str(query);
-        }
-        let mut resp = http::Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-        if let Ok(value) = http::HeaderValue::from_str(&location) {
-            resp.headers_mut().insert(http::header::LOCATION, value);
-        }
-        resp
-    }
-
-    /// 413 at once, from the head, for a body declared larger than
-    /// `--max-body-size`: the client is not made to send it (nor, with
-    /// `Expect: 100-continue`, told to), and the connection is closed after.
-    fn refuse_declared_body(&self, parts: &http::request::Parts) -> Option<Response> {
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()?;
-        if declared <= self.max_body_size as u64 {
-            return None;
-        }
-        Some(body_too_large())
+            .collect();
+        let core = Core::new(router, app, limits.clone());
+        AppService::new(core, layers, limits, (self.startup, self.shutdown), docs)
     }
 }
 
-/// FastAPI-shaped 413 for a body over the limit; the connection closes after.
-pub(crate) fn body_too_large() -> Response {
-    let mut resp = HttpError::new(413, "Request body too large").into_response();
-    resp.extensions_mut().insert(CloseConnection);
-    resp
+impl crate::serve::Servable for App {
+    fn build(self, config: &ServerConfig) -> Arc<AppService> {
+        self.build_service(config)
+    }
 }
 
-fn access_log(
-    method: &http::Method,
-    uri: &http::Uri,
-    route: Option<&'static str>,
-    status: StatusCode,
-    started: Instant,
-) {
-    tracing::info!(
-        target: "brisk::access",
-        method = %method,
-        path = %uri,
-        route = route.unwrap_or("-"),
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-    );
-}
-
-/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
-pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<non-string panic payload>")
+/// Up to `--limit-max-requests-jitter` extra requests for this process, so
+/// that workers do not all retire at once. A hash of pid and clock is random
+/// enough for that and needs no RNG dependency.
+fn jitter(config: &ServerConfig) -> u64 {
+    match config.limit_max_requests_jitter {
+        0 => 0,
+        j => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::from(d.subsec_nanos()));
+            (u64::from(std::process::id()).wrapping_mul(2_654_435_761) ^ nanos) % (j + 1)
+        }
+    }
 }

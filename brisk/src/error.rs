@@ -7,8 +7,19 @@
 //! * [`ValidationErrors`]: `422 {"detail": [{"type", "loc", "msg", "input", "ctx"?}]}`,
 //!   the body pydantic v2 / FastAPI produce for invalid requests
 //!   (FastAPI's `RequestValidationError`).
+//!
+//! And the app-wide answers to them, FastAPI's `@app.exception_handler`: a
+//! response made from an error keeps the error (in its extensions), and
+//! [`ExceptionHandlers`] registered with
+//! [`App::exception_handler`](crate::App::exception_handler) may answer it
+//! their own way: [`HttpError`] (also 404/405), [`ValidationErrors`],
+//! [`Panic`] (the 500 of a panicking handler) and any type of the
+//! application's marked `#[derive(Exception)]`.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
@@ -165,14 +176,14 @@ impl IntoResponse for HttpError {
         struct Body<'a> {
             detail: &'a Value,
         }
-        let inner = *self.0;
         let mut resp = json_response(
-            inner.status,
+            self.0.status,
             &Body {
-                detail: &inner.detail,
+                detail: &self.0.detail,
             },
         );
-        resp.headers_mut().extend(inner.headers);
+        resp.headers_mut().extend(self.0.headers.clone());
+        Raised::attach(&mut resp, self);
         resp
     }
 }
@@ -316,6 +327,149 @@ impl From<Vec<ErrorItem>> for ValidationErrors {
 
 impl IntoResponse for ValidationErrors {
     fn into_response(self) -> Response {
-        json_response(StatusCode::UNPROCESSABLE_ENTITY, &self)
+        let mut resp = json_response(StatusCode::UNPROCESSABLE_ENTITY, &self);
+        Raised::attach(&mut resp, self);
+        resp
+    }
+}
+
+/// A handler (or middleware) panicked: brisk answers FastAPI's plain 500,
+/// which an exception handler for `Panic` can replace (FastAPI's
+/// `@app.exception_handler(Exception)`).
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::error::Panic;
+///
+/// #[get("/boom")]
+/// async fn boom() -> String { panic!("oops") }
+///
+/// let app = App::new()
+///     .routes(routes![boom])
+///     .exception_handler(|_req: &http::request::Parts, p: Panic| {
+///         JsonResponse::new(&json!({"detail": "Something broke", "why": p.message})).status(500)
+///     });
+/// let resp = brisk::TestClient::new(app).get("/boom").send();
+/// assert_eq!(resp.json::<Value>()["why"], "oops");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Panic {
+    /// The panic's message.
+    pub message: String,
+}
+
+/// The error a response was made from, kept in the response's extensions
+/// until an exception handler answers it (or the response goes out as is).
+#[derive(Clone)]
+pub(crate) struct Raised(Arc<Mutex<Option<RaisedError>>>);
+
+/// An error value and its type, taken by the handler that answers it.
+type RaisedError = (TypeId, Box<dyn Any + Send>);
+
+impl Raised {
+    /// Keeps `error` with `resp`.
+    pub(crate) fn attach<E: Send + 'static>(resp: &mut Response, error: E) {
+        resp.extensions_mut()
+            .insert(Raised(Arc::new(Mutex::new(Some((
+                TypeId::of::<E>(),
+                Box::new(error) as Box<dyn Any + Send>,
+            ))))));
+    }
+}
+
+/// Answers an error of an application type marked `#[derive(Exception)]`:
+/// a plain 500 carrying the error, for the app's exception handler for that
+/// type to answer (FastAPI's custom exception classes). Without a handler,
+/// the 500 goes out and the error is logged.
+#[doc(hidden)]
+pub fn raise<E: Send + 'static>(error: E) -> Response {
+    let mut resp = crate::response::internal_server_error();
+    resp.extensions_mut()
+        .insert(Unhandled(std::any::type_name::<E>()));
+    Raised::attach(&mut resp, error);
+    resp
+}
+
+/// The type name of an exception raised with [`raise`], for the log when no
+/// handler answers it.
+#[derive(Clone, Copy)]
+struct Unhandled(&'static str);
+
+type BoxedHandler =
+    Box<dyn Fn(&http::request::Parts, Box<dyn Any + Send>) -> Response + Send + Sync>;
+
+/// The app's exception handlers, by error type.
+///
+/// ```
+/// use brisk::error::{ExceptionHandlers, HttpError};
+/// use brisk::response::IntoResponse;
+///
+/// let mut handlers = ExceptionHandlers::default();
+/// handlers.insert(|_req: &http::request::Parts, e: HttpError| {
+///     (http::StatusCode::IM_A_TEAPOT, format!("{}", e.detail())).into_response()
+/// });
+/// assert!(!handlers.is_empty());
+/// ```
+#[derive(Default)]
+pub struct ExceptionHandlers(HashMap<TypeId, BoxedHandler>);
+
+impl std::fmt::Debug for ExceptionHandlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExceptionHandlers({} handlers)", self.0.len())
+    }
+}
+
+impl ExceptionHandlers {
+    /// Answers errors of type `E` with `handler` from now on.
+    pub fn insert<E, F, R>(&mut self, handler: F)
+    where
+        E: Send + 'static,
+        F: Fn(&http::request::Parts, E) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        self.0.insert(
+            TypeId::of::<E>(),
+            Box::new(move |parts, error| match error.downcast::<E>() {
+                Ok(error) => handler(parts, *error).into_response(),
+                Err(_) => crate::response::internal_server_error(),
+            }),
+        );
+    }
+
+    /// Whether no handler is registered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `resp`, or the registered handler's answer to the error it was made from.
+    pub(crate) fn answer(&self, parts: &http::request::Parts, resp: Response) -> Response {
+        let Some(raised) = resp.extensions().get::<Raised>() else {
+            return resp;
+        };
+        let unhandled = resp.extensions().get::<Unhandled>().copied();
+        if self.0.is_empty() {
+            if let Some(Unhandled(name)) = unhandled {
+                tracing::error!(
+                    exception = name,
+                    "no exception handler for this error type; answered 500"
+                );
+            }
+            return resp;
+        }
+        let Some((type_id, error)) = raised.0.lock().ok().and_then(|mut e| e.take()) else {
+            return resp;
+        };
+        match self.0.get(&type_id) {
+            Some(handler) => handler(parts, error),
+            None => {
+                if let Some(Unhandled(name)) = unhandled {
+                    tracing::error!(
+                        exception = name,
+                        "no exception handler for this error type; answered 500"
+                    );
+                }
+                resp
+            }
+        }
     }
 }

@@ -29,10 +29,15 @@
 //! }
 //! ```
 //!
-//! The request's path through the crate, one module per stage:
-//! [`serve`] (sockets, connections, shutdown) → [`routing`] (which operation)
-//! → [`params`] (path, query, header, cookie, body) → [`exec`] (event loop or
-//! thread pool) → [`response`].
+//! The request's path through the crate, one module per stage, each using
+//! only the stages after it:
+//! [`app`] (the builder) → [`serve`] (sockets, connections, deadlines,
+//! workers) → [`service`] (the app as a tower service: layers, middleware,
+//! limits, 404/405) → [`routing`] (the router, operations, exception
+//! handlers) → [`depends`] → [`params`] (path, query, header, cookie, body)
+//! → [`exec`] (event loop or thread pool, the watchdog) → [`error`],
+//! [`response`], [`body`]. [`openapi`] reads the operations from the side;
+//! [`testing`] drives the app in-process.
 
 #![warn(missing_docs)]
 // Validation errors and early responses travel in `Err`; they are the slow
@@ -50,7 +55,10 @@ pub mod params;
 pub mod response;
 pub mod routing;
 pub mod serve;
+pub mod service;
 pub mod testing;
+
+pub use service::middleware;
 
 pub use app::App;
 pub use brisk_macros::{ParamEnum, delete, dependency, get, patch, post, put};

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::App;
-use crate::app::AppShared;
 use crate::body::Body;
 use crate::serve::ServerConfig;
+use crate::service::AppService;
 
 /// An in-process client for an [`App`].
 ///
@@ -39,7 +39,7 @@ use crate::serve::ServerConfig;
 /// assert_eq!(resp.json::<Value>()["detail"][0]["type"], "int_parsing");
 /// ```
 pub struct TestClient {
-    app: Arc<AppShared>,
+    app: Arc<AppService>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -51,11 +51,11 @@ impl TestClient {
 
     /// A client for `app` with explicit settings (thread pool size, limits).
     pub fn with_config(app: App, config: ServerConfig) -> Self {
-        let app = app.into_shared(&config);
+        let app = app.build_service(&config);
         let (runtime, _lane) =
             crate::serve::build_runtime(&app, config.event_loop_threads).expect("test runtime");
         let startup = app.take_hooks(true);
-        runtime.block_on(crate::app::run_hooks(startup));
+        runtime.block_on(crate::service::run_hooks(startup));
         TestClient { app, runtime }
     }
 
@@ -82,6 +82,7 @@ impl TestClient {
         O: crate::depends::Dependency<Output = D::Output>,
     {
         self.app
+            .context()
             .set_override(std::any::TypeId::of::<D>(), crate::depends::erased::<O>);
     }
 
@@ -128,12 +129,12 @@ impl TestClient {
 
     /// The watchdog's and thread pool's counters.
     pub fn metrics(&self) -> crate::exec::MetricsSnapshot {
-        self.app.watchdog.snapshot()
+        self.app.context().watchdog.snapshot()
     }
 
     /// The app's thread pool (to observe `in_use()` / `waiting()`).
     pub fn threadpool(&self) -> &crate::exec::ThreadPool {
-        &self.app.pool
+        &self.app.context().pool
     }
 }
 
@@ -142,7 +143,7 @@ impl Drop for TestClient {
     fn drop(&mut self) {
         let hooks = self.app.take_hooks(false);
         if !hooks.is_empty() {
-            self.runtime.block_on(crate::app::run_hooks(hooks));
+            self.runtime.block_on(crate::service::run_hooks(hooks));
         }
     }
 }

@@ -5,7 +5,8 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use brisk::exec::{BlockingPolicy, Metrics, MetricsSnapshot};
+use brisk::exec::{BlockingPolicy, MetricsSnapshot};
+use brisk::params::Metrics;
 use brisk::prelude::*;
 use brisk::serve::BackgroundServer;
 use brisk::{ServerConfig, TestClient};

@@ -3,13 +3,8 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use super::BoxFuture;
+use crate::exec::scope::Task;
 use crate::params::{FromRequest, ParamSpec, Rejection, RequestContext};
-
-pub(crate) enum Task {
-    Async(BoxFuture<'static, ()>),
-    Blocking(Box<dyn FnOnce() + Send>),
-}
 
 /// Tasks that run after the response has been sent, in the order added:
 /// async ones on the event loop, blocking ones on the thread pool. A task

@@ -42,35 +42,19 @@
 //! cached outputs must be `Clone`.
 
 mod background;
-pub(crate) mod scope;
 mod teardown;
 
 use std::any::{Any, TypeId};
-use std::future::Future;
-use std::pin::Pin;
 
 pub use background::BackgroundTasks;
 pub use teardown::{Outcome, Scope, Teardown};
 
+pub use crate::exec::scope::BoxFuture;
+#[doc(hidden)]
+pub use crate::params::ErasedRun;
+pub use crate::params::{DependencyInfo, Param};
 use crate::params::{FromRequest, ParamDoc, ParamSpec, Rejection, RequestContext};
 use crate::response::IntoResponse;
-use crate::routing::Param;
-
-/// A boxed future borrowing the request context.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What brisk knows about a dependency: for cycle checks and OpenAPI.
-#[derive(Debug)]
-pub struct DependencyInfo {
-    /// The function's name.
-    pub name: &'static str,
-    /// `async fn` (event loop) or plain `fn` (thread pool).
-    pub is_async: bool,
-    /// Whether the output is cached per request.
-    pub cached: bool,
-    /// The dependency's own parameters.
-    pub params: &'static [Param],
-}
 
 /// A function usable with [`Depends`]; implemented by `#[dependency]`.
 #[diagnostic::on_unimplemented(
@@ -123,11 +107,6 @@ pub async fn uncached<D: Dependency>(cx: &mut RequestContext) -> Result<D::Outpu
     }
     D::call(cx).await
 }
-
-/// A type-erased dependency run, for overrides and route-level dependencies.
-#[doc(hidden)]
-pub type ErasedRun =
-    for<'a> fn(&'a mut RequestContext) -> BoxFuture<'a, Result<Box<dyn Any + Send>, Rejection>>;
 
 /// Runs `D` and boxes its output.
 #[doc(hidden)]
@@ -194,7 +173,8 @@ impl<D: Dependency> FromRequest for Depends<D> {
 #[derive(Clone, Copy)]
 pub struct DepRef {
     pub(crate) info: fn() -> &'static DependencyInfo,
-    pub(crate) run: ErasedRun,
+    /// Runs the dependency, its output boxed.
+    pub run: ErasedRun,
 }
 
 impl std::fmt::Debug for DepRef {

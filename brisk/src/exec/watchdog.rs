@@ -21,7 +21,8 @@
 //!   they too get to the pool without waiting.
 //! * **Observability.** Per-route slow-poll counts and longest poll, how many
 //!   routes are contained, event-loop lag (how late a periodic timer fires),
-//!   thread-pool use: [`Watchdog::snapshot`], also as the [`Metrics`] extractor.
+//!   thread-pool use: [`Watchdog::snapshot`], also as the
+//!   [`Metrics`](crate::params::Metrics) parameter.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
@@ -34,8 +35,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::ThreadPool;
-use crate::params::{FromRequest, ParamSpec, Rejection, RequestContext};
-use crate::routing::Operation;
 
 /// What brisk does about an `async fn` that blocks the event loop.
 ///
@@ -61,7 +60,7 @@ pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(20);
 /// Per-route blocking statistics.
 #[derive(Debug)]
 pub(crate) struct RouteStats {
-    method: http::Method,
+    method: String,
     path: &'static str,
     slow_polls: AtomicU64,
     longest_poll_us: AtomicU64,
@@ -149,33 +148,29 @@ pub(crate) fn on_pool_thread() -> bool {
 }
 
 impl Watchdog {
-    /// A watchdog for `operations` (indexed by `Operation::id`). Starts its
+    /// A watchdog for the watched code units (routes, middleware), given as
+    /// (method or kind, path or name) in the order of their ids. Starts its
     /// thread unless the policy is `Off`.
-    pub(crate) fn start<'a>(
+    pub(crate) fn start(
         policy: BlockingPolicy,
         threshold: Duration,
-        operations: impl Iterator<Item = &'a Arc<Operation>>,
+        watched: Vec<(String, &'static str)>,
         pool: Arc<ThreadPool>,
     ) -> Arc<Self> {
-        let mut routes: Vec<(usize, RouteStats)> = operations
-            .map(|op| {
-                (
-                    op.id,
-                    RouteStats {
-                        method: op.method.clone(),
-                        path: op.path,
-                        slow_polls: AtomicU64::new(0),
-                        longest_poll_us: AtomicU64::new(0),
-                        contained: AtomicBool::new(false),
-                    },
-                )
+        let routes = watched
+            .into_iter()
+            .map(|(method, path)| RouteStats {
+                method,
+                path,
+                slow_polls: AtomicU64::new(0),
+                longest_poll_us: AtomicU64::new(0),
+                contained: AtomicBool::new(false),
             })
             .collect();
-        routes.sort_by_key(|(id, _)| *id);
         let watchdog = Arc::new(Watchdog {
             policy,
             threshold: threshold.max(Duration::from_millis(1)),
-            routes: routes.into_iter().map(|(_, r)| r).collect(),
+            routes,
             slots: Mutex::new(Vec::new()),
             lanes: Mutex::new(Vec::new()),
             on_stall: Mutex::new(None),
@@ -298,7 +293,7 @@ impl Watchdog {
             .routes
             .iter()
             .map(|r| RouteReport {
-                method: r.method.to_string(),
+                method: r.method.clone(),
                 path: r.path,
                 slow_polls: r.slow_polls.load(Ordering::Relaxed),
                 longest_poll_ms: r.longest_poll_us.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -361,29 +356,6 @@ pub struct MetricsSnapshot {
     pub threadpool_waiting: usize,
     /// Log lines dropped because stderr was not read fast enough.
     pub log_lines_dropped: u64,
-}
-
-/// The app's metrics as a handler parameter, e.g. for a `/metrics` route.
-///
-/// ```
-/// use brisk::prelude::*;
-/// use brisk::exec::Metrics;
-///
-/// #[get("/metrics")]
-/// async fn metrics(m: Metrics) -> Json<brisk::exec::MetricsSnapshot> {
-///     Json(m.0)
-/// }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Metrics(pub MetricsSnapshot);
-
-impl FromRequest for Metrics {
-    async fn from_request(
-        cx: &mut RequestContext,
-        _spec: &'static ParamSpec,
-    ) -> Result<Self, Rejection> {
-        Ok(Metrics(cx.app.watchdog.snapshot()))
-    }
 }
 
 /// Creates this thread's slot and registers it with its watchdog; `None`

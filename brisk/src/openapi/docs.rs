@@ -3,9 +3,12 @@
 //! (see `brisk/assets/update.sh` for where they come from), so no request
 //! leaves the machine at build or run time.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 
+use super::ApiInfo;
 use crate::params::RequestContext;
 use crate::response::{Body, Html, IntoResponse, Response};
 use crate::routing::{HandlerFuture, Operation};
@@ -32,6 +35,51 @@ impl Default for DocsUrls {
     }
 }
 
+/// What the documentation routes serve: the document (built on first use
+/// from the operations' descriptions) and the pages' settings. Kept in the
+/// app's state, where the routes find it.
+pub(crate) struct Docs {
+    pub(crate) info: ApiInfo,
+    pub(crate) urls: DocsUrls,
+    /// The operations, described (without their services), set once the
+    /// app's router exists.
+    operations: OnceLock<Vec<Operation>>,
+    document: OnceLock<Bytes>,
+}
+
+impl Docs {
+    pub(crate) fn new(info: ApiInfo, urls: DocsUrls) -> Arc<Self> {
+        Arc::new(Docs {
+            info,
+            urls,
+            operations: OnceLock::new(),
+            document: OnceLock::new(),
+        })
+    }
+
+    /// Gives the document its operations (once).
+    pub(crate) fn set_operations(&self, operations: Vec<Operation>) {
+        let _ = self.operations.set(operations);
+    }
+
+    /// The OpenAPI document as JSON bytes, generated on first use.
+    pub(crate) fn document(&self) -> Bytes {
+        self.document
+            .get_or_init(|| {
+                let operations = self.operations.get().map_or(&[][..], Vec::as_slice);
+                let doc = super::document(&self.info, operations);
+                Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document is valid JSON"))
+            })
+            .clone()
+    }
+}
+
+/// The app's [`Docs`], from a documentation route's request.
+fn docs(cx: &RequestContext) -> Arc<Docs> {
+    cx.state::<Docs>()
+        .expect("the app registers its Docs with its documentation routes")
+}
+
 fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
     let mut resp = http::Response::new(Body::from(Bytes::from_static(bytes)));
     resp.headers_mut()
@@ -45,27 +93,32 @@ fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
 
 fn openapi_json(cx: &mut RequestContext) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let mut resp = http::Response::new(Body::from(cx.app.openapi_document()));
+        let mut resp = http::Response::new(Body::from(docs(cx).document()));
         resp.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         resp
     })
 }
 
-/// What a documentation page embeds: its own base URL (`page`; the route
-/// exists only when it is set), the document's URL, and the escaped title.
-fn page_inputs<'a>(cx: &'a RequestContext, page: &'a Option<String>) -> (&'a str, &'a str, String) {
-    let spec = cx.app.docs_urls.openapi.as_deref().unwrap_or_default();
+/// What a documentation page embeds: its own base URL (`page` picks it;
+/// the route exists only when it is set), the document's URL, and the
+/// escaped title.
+fn page_inputs(
+    cx: &RequestContext,
+    page: fn(&DocsUrls) -> &Option<String>,
+) -> (String, String, String) {
+    let docs = docs(cx);
+    let spec = docs.urls.openapi.clone().unwrap_or_default();
     (
-        page.as_deref().unwrap_or_default(),
+        page(&docs.urls).clone().unwrap_or_default(),
         spec,
-        html_escape(&cx.app.title),
+        html_escape(&docs.info.title),
     )
 }
 
 fn swagger_page(cx: &mut RequestContext) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let (base, spec, title) = page_inputs(cx, &cx.app.docs_urls.swagger);
+        let (base, spec, title) = page_inputs(cx, |u| &u.swagger);
         Html(format!(
             r#"<!DOCTYPE html>
 <html>
@@ -97,7 +150,7 @@ const ui = SwaggerUIBundle({{
 
 fn redoc_page(cx: &mut RequestContext) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let (base, spec, title) = page_inputs(cx, &cx.app.docs_urls.redoc);
+        let (base, spec, title) = page_inputs(cx, |u| &u.redoc);
         Html(format!(
             r#"<!DOCTYPE html>
 <html>

@@ -9,14 +9,16 @@
 //! ReDoc from assets compiled into the binary.
 
 pub(crate) mod docs;
-pub mod probe;
+
+/// How return types document themselves (moved to [`response::doc`](crate::response::doc)).
+pub use crate::response::doc as probe;
+pub(crate) use docs::{Docs, DocsUrls};
 mod pydantic_style;
 
 use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::app::AppShared;
 use crate::depends::DependencyInfo;
 use crate::params::{Location, ParamDoc, ParamSpec};
 use crate::routing::{Operation, Param};
@@ -415,19 +417,23 @@ fn normalize_operation_schemas(operation: &mut Value) {
     }
 }
 
+/// The document's `info`: the app's title, version and description.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiInfo {
+    pub(crate) title: String,
+    pub(crate) version: String,
+    pub(crate) description: Option<String>,
+}
+
 /// Builds the whole document.
-pub(crate) fn document(app: &AppShared) -> Value {
+pub(crate) fn document(info: &ApiInfo, operations: &[Operation]) -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
             s.meta_schema = None;
         })
         .into_generator();
-    let mut ops: Vec<&std::sync::Arc<Operation>> = app
-        .router
-        .operations()
-        .filter(|o| o.include_in_schema)
-        .collect();
+    let mut ops: Vec<&Operation> = operations.iter().filter(|o| o.include_in_schema).collect();
     ops.sort_by_key(|o| o.id);
     let mut paths = Map::new();
     let mut uses_validation = false;
@@ -460,6 +466,7 @@ pub(crate) fn document(app: &AppShared) -> Value {
             normalize_operation_schemas(operation);
         }
     }
+    let app = info;
     let mut info = json!({"title": app.title, "version": app.version});
     if let Some(d) = &app.description {
         info["description"] = d.clone().into();

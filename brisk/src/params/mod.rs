@@ -19,6 +19,7 @@
 //! FastAPI does.
 
 pub mod body;
+mod context;
 mod json_decode;
 pub mod scalar;
 mod security;
@@ -26,25 +27,20 @@ pub mod sources;
 mod state;
 mod validate;
 
+use std::any::Any;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use sync_wrapper::SyncWrapper;
-
-use crate::app::AppShared;
-use crate::body::Body;
-use crate::depends::scope::RequestScope;
 use crate::error::{ErrorItem, LocPart, ValidationErrors};
-use crate::response::{CloseConnection, IntoResponse, Response};
-use crate::routing::Operation;
+use crate::exec::scope::BoxFuture;
+use crate::response::{IntoResponse, Response};
 
 pub use body::Embed;
+pub use context::{AppContext, RequestContext, RouteInfo};
 pub use scalar::{ParamValue, ParseError, parse_enum};
 pub use security::{ApiKeyHeader, HttpBearer};
 pub use sources::{Cookie, FromValues, Header, Query, Request};
-pub use state::State;
+pub use state::{Metrics, State, StateMap};
 
 /// Where a parameter's value comes from; the first element of an error's `loc`.
 ///
@@ -285,6 +281,35 @@ impl<T> DefaultViaNothing for &DefaultProbe<'_, T> {
     }
 }
 
+/// One declared parameter: its spec and how its type documents itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Name, location hints and constraints.
+    pub spec: &'static ParamSpec,
+    /// `<T as FromRequest>::describe`.
+    pub describe: fn(&'static ParamSpec) -> ParamDoc,
+}
+
+/// What brisk knows about a dependency (`#[dependency]`): for cycle checks
+/// and the OpenAPI document, which lists its parameters as the operation's.
+#[derive(Debug)]
+pub struct DependencyInfo {
+    /// The function's name.
+    pub name: &'static str,
+    /// `async fn` (event loop) or plain `fn` (thread pool).
+    pub is_async: bool,
+    /// Whether the output is cached per request.
+    pub cached: bool,
+    /// The dependency's own parameters.
+    pub params: &'static [Param],
+}
+
+/// A dependency run with its output type erased: route-level dependencies
+/// run for their side effects, and overrides.
+#[doc(hidden)]
+pub type ErasedRun =
+    for<'a> fn(&'a mut RequestContext) -> BoxFuture<'a, Result<Box<dyn Any + Send>, Rejection>>;
+
 /// Why a parameter could not be produced.
 #[derive(Debug)]
 pub enum Rejection {
@@ -357,7 +382,7 @@ pub enum ParamDoc {
         schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
     },
     /// A dependency, whose own parameters belong to the operation too.
-    Dependency(&'static crate::depends::DependencyInfo),
+    Dependency(&'static DependencyInfo),
     /// A security scheme (the operation requires it).
     Security {
         /// The scheme's name in `components/securitySchemes`.
@@ -365,152 +390,6 @@ pub enum ParamDoc {
         /// The scheme object.
         scheme: security::SecuritySchemeFn,
     },
-}
-
-/// One request on its way through extraction.
-///
-/// Holds the request head, the body (read at most once, on demand), the path
-/// parameters the router matched, and the parsed query string (parsed at most
-/// once, on demand).
-pub struct RequestContext {
-    pub(crate) parts: http::request::Parts,
-    /// The body; after it has been read, a buffered copy of it.
-    /// `SyncWrapper`: only reachable through `&mut self` (see `dep_cache`).
-    body: SyncWrapper<Option<Body>>,
-    pub(crate) path_params: Vec<(Box<str>, String)>,
-    query: Option<Vec<(String, String)>>,
-    pub(crate) app: Arc<AppShared>,
-    op: Arc<Operation>,
-    /// Outputs of cached dependencies, by dependency type (a handful at most,
-    /// so a vector beats a map). `SyncWrapper`: only reachable through
-    /// `&mut self`, so the context stays `Sync` for futures that borrow it.
-    dep_cache: SyncWrapper<Vec<(std::any::TypeId, Box<dyn std::any::Any + Send>)>>,
-    /// Teardown and background work for after the response.
-    scope: SyncWrapper<RequestScope>,
-    /// The body parsed once for embedded body parameters.
-    pub(crate) embedded: Option<body::EmbeddedBody>,
-}
-
-impl RequestContext {
-    pub(crate) fn new(
-        parts: http::request::Parts,
-        body: Body,
-        path_params: Vec<(Box<str>, String)>,
-        app: Arc<AppShared>,
-        op: Arc<Operation>,
-    ) -> Self {
-        RequestContext {
-            parts,
-            body: SyncWrapper::new(Some(body)),
-            path_params,
-            query: None,
-            app,
-            op,
-            dep_cache: SyncWrapper::new(Vec::new()),
-            scope: SyncWrapper::new(RequestScope::default()),
-            embedded: None,
-        }
-    }
-
-    pub(crate) fn dep_cache(
-        &mut self,
-    ) -> &mut Vec<(std::any::TypeId, Box<dyn std::any::Any + Send>)> {
-        self.dep_cache.get_mut()
-    }
-
-    pub(crate) fn scope(&mut self) -> &mut RequestScope {
-        self.scope.get_mut()
-    }
-
-    /// The path operation this request was routed to.
-    pub fn operation(&self) -> &Operation {
-        &self.op
-    }
-
-    /// The request method.
-    pub fn method(&self) -> &http::Method {
-        &self.parts.method
-    }
-
-    /// The request URI.
-    pub fn uri(&self) -> &http::Uri {
-        &self.parts.uri
-    }
-
-    /// The request headers.
-    pub fn headers(&self) -> &http::HeaderMap {
-        &self.parts.headers
-    }
-
-    /// The request extensions (e.g. the client address).
-    pub fn extensions(&self) -> &http::Extensions {
-        &self.parts.extensions
-    }
-
-    /// A path parameter's raw (percent-decoded) value.
-    pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of a query parameter, in order.
-    pub fn query_values<'a>(&'a mut self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        if self.query.is_none() {
-            let raw = self.parts.uri.query().unwrap_or("");
-            self.query = Some(
-                form_urlencoded::parse(raw.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect(),
-            );
-        }
-        self.query
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Reads the whole body (once; later calls get the same bytes), enforcing
-    /// the app's body size limit (413) and the server's body deadlines (408).
-    pub async fn body_bytes(&mut self) -> Result<Bytes, Rejection> {
-        let body = self.body.get_mut().take().unwrap_or_default();
-        let buffered = body.as_bytes().map(<[u8]>::len);
-        let bytes = match buffered {
-            // Already in memory (the TestClient, a second read): no copy.
-            Some(len) if len <= self.app.max_body_size => {
-                body.collect_bytes().await.unwrap_or_default()
-            }
-            _ => match Limited::new(body, self.app.max_body_size).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                    return Err(Rejection::Respond(crate::app::body_too_large()));
-                }
-                Err(err) if crate::body::is_body_timeout(&*err) => {
-                    tracing::debug!(error = %err, "request body timed out; answering 408");
-                    let mut resp = crate::HttpError::new(408, "Request Timeout").into_response();
-                    resp.extensions_mut().insert(CloseConnection);
-                    return Err(Rejection::Respond(resp));
-                }
-                Err(err) => {
-                    tracing::debug!(error = %err, "could not read the request body");
-                    let mut resp = crate::HttpError::bad_request("Could not read the request body")
-                        .into_response();
-                    resp.extensions_mut().insert(CloseConnection);
-                    return Err(Rejection::Respond(resp));
-                }
-            },
-        };
-        *self.body.get_mut() = Some(Body::from(bytes.clone()));
-        Ok(bytes)
-    }
-
-    /// Typed application state registered with [`App::state`](crate::App::state).
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.app.state.get::<T>()
-    }
 }
 
 /// Collects the outcome of every parameter of one request.
@@ -564,12 +443,12 @@ impl Extraction {
     /// Runs the operation's side-effect dependencies (app-, router- and
     /// route-level `dependencies`), in that order.
     pub async fn dependencies(&mut self, cx: &mut RequestContext) -> Result<(), Response> {
-        if cx.op.dependencies.is_empty() {
+        if cx.route().dependencies.is_empty() {
             return Ok(());
         }
-        let op = Arc::clone(&cx.op);
-        for dep in &op.dependencies {
-            match (dep.run)(cx).await {
+        let route = std::sync::Arc::clone(cx.route_arc());
+        for run in &route.dependencies {
+            match run(cx).await {
                 Ok(_) => {}
                 Err(Rejection::Invalid(errors)) => {
                     self.errors.extend(errors.into_iter().map(|e| (0, e)));

@@ -1,7 +1,9 @@
 //! [`ApiRouter`]: a group of operations with a shared prefix, tags and
 //! dependencies (FastAPI's `APIRouter`).
 
+use super::invoke::{LayerFn, Request, Route, layer_fn};
 use crate::depends::DepRef;
+use crate::response::IntoResponse;
 use crate::routing::Operation;
 
 /// A group of path operations sharing a path prefix, tags and dependencies.
@@ -32,6 +34,7 @@ pub struct ApiRouter {
     tags: Vec<&'static str>,
     dependencies: Vec<DepRef>,
     operations: Vec<Operation>,
+    layers: Vec<LayerFn>,
 }
 
 impl ApiRouter {
@@ -64,6 +67,47 @@ impl ApiRouter {
         self
     }
 
+    /// Wraps every operation of this router (and only those) in a tower
+    /// layer: any tower-http layer, or a function middleware made with
+    /// [`brisk::middleware::from_fn`](crate::middleware::from_fn). The layer
+    /// added last runs first. App-wide layers ([`App::layer`](crate::App::layer))
+    /// run before router layers.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    /// use brisk::middleware::{Next, Request};
+    ///
+    /// async fn tag(req: Request, next: Next) -> brisk::response::Response {
+    ///     let mut resp = next.run(req).await;
+    ///     resp.headers_mut().insert("x-router", "admin".parse().unwrap());
+    ///     resp
+    /// }
+    ///
+    /// #[get("/stats")]
+    /// async fn stats() -> &'static str { "ok" }
+    /// #[get("/")]
+    /// async fn home() -> &'static str { "home" }
+    ///
+    /// let admin = ApiRouter::new()
+    ///     .prefix("/admin")
+    ///     .routes(routes![stats])
+    ///     .layer(brisk::middleware::from_fn(tag));
+    /// let client = brisk::TestClient::new(App::new().routes(routes![home]).include(admin));
+    /// assert_eq!(client.get("/admin/stats").send().header("x-router"), Some("admin"));
+    /// assert_eq!(client.get("/").send().header("x-router"), None);
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<Route> + Send + Sync + 'static,
+        L::Service: tower::Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as tower::Service<Request>>::Error: Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(layer_fn(layer));
+        self
+    }
+
     /// Nests another router (its prefix goes under this one's).
     pub fn include(mut self, router: ApiRouter) -> Self {
         self.operations.extend(router.into_operations());
@@ -77,6 +121,7 @@ impl ApiRouter {
             tags,
             dependencies,
             operations,
+            layers,
         } = self;
         operations
             .into_iter()
@@ -96,6 +141,8 @@ impl ApiRouter {
                 let mut deps = dependencies.clone();
                 deps.append(&mut op.dependencies);
                 op.dependencies = deps;
+                // An outer router's layers wrap a nested router's.
+                op.layers.extend(layers.iter().cloned());
                 op
             })
             .collect()

@@ -5,14 +5,21 @@
 //! Matching is done by [matchit](https://docs.rs/matchit) (a radix tree).
 
 mod group;
+mod invoke;
 mod operation;
 
 use std::sync::Arc;
 
 use http::{HeaderValue, Method};
+use tower::util::BoxCloneSyncService;
 
+use crate::params::{AppContext, RouteInfo};
 pub use group::ApiRouter;
+pub use invoke::{BoxService, Request, Route};
+pub(crate) use invoke::{LayerFn, PathParams, layer_fn, panic_message, panic_response, run};
 pub use operation::{HandlerFn, HandlerFuture, IntoOperation, Operation, Param};
+#[doc(hidden)]
+pub use operation::{call_async, call_sync};
 
 /// What the router found for a request.
 pub(crate) enum RouteMatch<'a> {
@@ -58,12 +65,38 @@ pub(crate) fn matchit_template(path: &str) -> String {
 impl Router {
     /// Builds the router; panics with a clear message on a duplicate or
     /// conflicting route, as these are programming errors found at startup.
-    pub(crate) fn new(operations: Vec<Operation>) -> Self {
+    /// Operation `i` of `operations` gets id `i` (the watchdog's key), its
+    /// route information, and its router layers around it.
+    pub(crate) fn new(
+        operations: Vec<Operation>,
+        app: &Arc<AppContext>,
+        default_timeout: Option<std::time::Duration>,
+    ) -> Self {
         let mut tree = matchit::Router::new();
         let mut entries: Vec<PathEntry> = Vec::new();
         let mut templates: Vec<String> = Vec::new();
         for (id, mut op) in operations.into_iter().enumerate() {
             op.id = id;
+            op.route = Arc::new(RouteInfo::new(
+                id,
+                op.method.clone(),
+                op.path,
+                op.status,
+                op.dependencies.iter().map(|d| d.run).collect(),
+            ));
+            if !op.layers.is_empty() {
+                let inner = invoke::OperationService {
+                    app: Arc::clone(app),
+                    handler: op.handler,
+                    route: Arc::clone(&op.route),
+                    timeout: op.timeout.or(default_timeout),
+                };
+                let service = op
+                    .layers
+                    .iter()
+                    .fold(BoxCloneSyncService::new(inner), |svc, layer| layer(svc));
+                op.service = Some(service);
+            }
             let template = matchit_template(op.path);
             let index = match templates.iter().position(|t| *t == template) {
                 Some(i) => i,

@@ -6,24 +6,20 @@ use std::pin::Pin;
 
 use http::{Method, StatusCode};
 
+use std::sync::Arc;
+
+use super::invoke::{BoxService, LayerFn};
 use crate::depends::DepRef;
-use crate::params::{ParamDoc, ParamSpec, RequestContext};
-use crate::response::Response;
+pub use crate::params::Param;
+use crate::params::{RequestContext, RouteInfo};
+use crate::response::doc::ResponseDoc;
+use crate::response::{IntoResponse, Response, apply_default_status};
 
 /// The future a generated handler returns; it borrows the request context.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
 /// The generated request handler of an operation.
 pub type HandlerFn = for<'a> fn(&'a mut RequestContext) -> HandlerFuture<'a>;
-
-/// One declared parameter: its spec and how its type documents itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Param {
-    /// Name, location hints and constraints.
-    pub spec: &'static ParamSpec,
-    /// `<T as FromRequest>::describe`.
-    pub describe: fn(&'static ParamSpec) -> ParamDoc,
-}
 
 /// A path operation: method, path template, the generated handler that
 /// extracts parameters and calls the user's function, and its documentation.
@@ -75,10 +71,15 @@ pub struct Operation {
     /// async handler is cancelled.
     pub timeout: Option<std::time::Duration>,
     /// The success response's schema, when the return type has one.
-    pub response_doc:
-        fn(&mut schemars::SchemaGenerator) -> Option<crate::openapi::probe::ResponseDoc>,
+    pub response_doc: fn(&mut schemars::SchemaGenerator) -> Option<ResponseDoc>,
     /// Index in the app's router (set when the app is built).
     pub(crate) id: usize,
+    /// Router layers around this operation, innermost first (`ApiRouter::layer`).
+    pub(crate) layers: Vec<LayerFn>,
+    /// What extraction and execution know about the route (set when the app is built).
+    pub(crate) route: Arc<RouteInfo>,
+    /// The operation wrapped in its router layers (built with the app).
+    pub(crate) service: Option<BoxService>,
 }
 
 impl std::fmt::Debug for Operation {
@@ -101,6 +102,13 @@ impl Operation {
         handler: HandlerFn,
         is_async: bool,
     ) -> Self {
+        let route = Arc::new(RouteInfo::new(
+            0,
+            method.clone(),
+            path,
+            StatusCode::OK,
+            Vec::new(),
+        ));
         Operation {
             method,
             path,
@@ -118,6 +126,9 @@ impl Operation {
             response_doc: |_| None,
             timeout: None,
             id: 0,
+            layers: Vec::new(),
+            route,
+            service: None,
         }
     }
 
@@ -148,10 +159,36 @@ impl Operation {
     /// Sets how the success response is documented.
     pub fn response_doc(
         mut self,
-        doc: fn(&mut schemars::SchemaGenerator) -> Option<crate::openapi::probe::ResponseDoc>,
+        doc: fn(&mut schemars::SchemaGenerator) -> Option<ResponseDoc>,
     ) -> Self {
         self.response_doc = doc;
         self
+    }
+
+    /// The operation's description without its services (for the OpenAPI
+    /// document, which must not keep the app alive).
+    pub(crate) fn describe(&self) -> Operation {
+        Operation {
+            method: self.method.clone(),
+            path: self.path,
+            name: self.name,
+            is_async: self.is_async,
+            status: self.status,
+            params: self.params,
+            dependencies: self.dependencies.clone(),
+            include_in_schema: self.include_in_schema,
+            summary: self.summary,
+            description: self.description,
+            tags: self.tags,
+            responses: self.responses,
+            handler: self.handler,
+            timeout: self.timeout,
+            response_doc: self.response_doc,
+            id: self.id,
+            layers: Vec::new(),
+            route: Arc::clone(&self.route),
+            service: None,
+        }
     }
 
     /// Hides the operation from the OpenAPI document (it is still served).
@@ -198,4 +235,37 @@ impl Operation {
 pub trait IntoOperation {
     /// The operation's description.
     fn operation() -> Operation;
+}
+
+/// Runs an `async fn` handler's future and builds its response; called by
+/// the code `#[get]` & co. generate once the parameters are extracted.
+#[doc(hidden)]
+pub async fn call_async<F, R>(cx: &mut RequestContext, fut: F) -> Response
+where
+    F: Future<Output = R> + Send + 'static,
+    R: IntoResponse,
+{
+    let resp = cx.run_async(async move { fut.await.into_response() }).await;
+    finish(cx, resp).await
+}
+
+/// Runs a plain `fn` handler on the thread pool; the response is built
+/// (serialised) there too, off the event loop.
+#[doc(hidden)]
+pub async fn call_sync<F, R>(cx: &mut RequestContext, f: F) -> Response
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: IntoResponse,
+{
+    let resp = cx.run_sync(move || f().into_response()).await;
+    finish(cx, resp).await
+}
+
+/// Applies the declared status and runs `scope="function"` teardown.
+async fn finish(cx: &mut RequestContext, mut resp: Response) -> Response {
+    apply_default_status(&mut resp, cx.route().status);
+    cx.scope()
+        .run_function_cleanups(&crate::exec::scope::Outcome::Response(resp.status()))
+        .await;
+    resp
 }

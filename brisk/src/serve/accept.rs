@@ -180,14 +180,18 @@ impl Acceptor {
         };
         let pending = self.dispatcher.dispatch(std_stream, peer, conn);
         if self.shared {
-            // Let the main event loop start on this connection before taking
-            // the next, so that `main_loop_occupied` sees a handler that
-            // blocks it. This waits on our own event loop, not on the client.
+            // Let the main event loop start on this connection's request
+            // before taking the next, so that `main_loop_occupied` sees a
+            // handler that blocks it (the handler's first poll follows the
+            // request reaching the app in the same task poll). This waits on
+            // our own event loop, not on the client, 20 ms at most.
             let deadline = std::time::Instant::now() + Duration::from_millis(20);
-            while pending.is_waiting() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_micros(100));
+            while (pending.is_waiting() || !pending.state.has_started())
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_micros(50));
             }
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(Duration::from_micros(100));
         }
     }
 }

@@ -38,10 +38,10 @@ use tokio::io::AsyncReadExt;
 use super::deadline::{BodyDeadlines, DeadlineBody, Lingering};
 use super::io::ConnIo;
 use super::tracker::{BusyGuard, ConnHandle};
-use crate::app::AppShared;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::response::{CloseConnection, IntoResponse};
+use crate::service::AppService;
 
 /// HTTP/2's connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -96,7 +96,7 @@ impl Protocols {
 
 /// Serves one connection until it ends, is shed, or the server stops.
 pub(crate) async fn serve_connection(
-    app: Arc<AppShared>,
+    app: Arc<AppService>,
     protocols: Arc<Protocols>,
     handle: ConnHandle,
     stream: std::net::TcpStream,
@@ -229,7 +229,7 @@ async fn complete_preface(
 /// Answers one request: protocol checks, deadlines on its body, the app,
 /// and what the connection's state asks of the answer.
 async fn answer(
-    app: &Arc<AppShared>,
+    app: &Arc<AppService>,
     req: Request<Incoming>,
     busy: BusyGuard,
     closing: bool,

@@ -137,71 +137,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::BodyExt;
-
-    /// A body that yields one byte every `every`, `n` times.
-    fn trickle(every: Duration, n: usize) -> impl HttpBody<Data = Bytes, Error = BoxError> {
-        let stream = futures_util::stream::unfold(0, move |i| async move {
-            if i == n {
-                return None;
-            }
-            tokio::time::sleep(every).await;
-            Some((
-                Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"x"))),
-                i + 1,
-            ))
-        });
-        http_body_util::StreamBody::new(stream)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn cuts_a_body_that_stops() {
-        let deadlines = BodyDeadlines {
-            idle: Duration::from_secs(5),
-            min_rate: 0,
-            grace: Duration::from_secs(1),
-        };
-        let body = DeadlineBody::new(trickle(Duration::from_secs(60), 1), deadlines);
-        let err = body.collect().await.unwrap_err();
-        assert_eq!(err.downcast_ref::<BodyTimeout>(), Some(&BodyTimeout::Idle));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn cuts_a_body_that_trickles() {
-        let deadlines = BodyDeadlines {
-            idle: Duration::from_secs(30),
-            min_rate: 100,
-            grace: Duration::from_secs(10),
-        };
-        let started = Instant::now();
-        let body = DeadlineBody::new(trickle(Duration::from_secs(2), 1000), deadlines);
-        let err = body.collect().await.unwrap_err();
-        assert_eq!(
-            err.downcast_ref::<BodyTimeout>(),
-            Some(&BodyTimeout::TooSlow)
-        );
-        let took = started.elapsed();
-        assert!(
-            took >= Duration::from_secs(10) && took < Duration::from_secs(13),
-            "{took:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn lets_a_steady_body_through() {
-        let deadlines = BodyDeadlines {
-            idle: Duration::from_secs(5),
-            min_rate: 1,
-            grace: Duration::from_secs(1),
-        };
-        let body = DeadlineBody::new(trickle(Duration::from_millis(500), 30), deadlines);
-        assert_eq!(body.collect().await.unwrap().to_bytes().len(), 30);
-    }
-}
-
 /// How much of a refused HTTP/2 request body is still read (and thrown
 /// away), and for how long, once the answer has been sent.
 const LINGER_BYTES: u64 = 64 << 20;
@@ -287,5 +222,70 @@ where
             };
             let _ = tokio::time::timeout(LINGER_TIME, drain).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// A body that yields one byte every `every`, `n` times.
+    fn trickle(every: Duration, n: usize) -> impl HttpBody<Data = Bytes, Error = BoxError> {
+        let stream = futures_util::stream::unfold(0, move |i| async move {
+            if i == n {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((
+                Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"x"))),
+                i + 1,
+            ))
+        });
+        http_body_util::StreamBody::new(stream)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cuts_a_body_that_stops() {
+        let deadlines = BodyDeadlines {
+            idle: Duration::from_secs(5),
+            min_rate: 0,
+            grace: Duration::from_secs(1),
+        };
+        let body = DeadlineBody::new(trickle(Duration::from_secs(60), 1), deadlines);
+        let err = body.collect().await.unwrap_err();
+        assert_eq!(err.downcast_ref::<BodyTimeout>(), Some(&BodyTimeout::Idle));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cuts_a_body_that_trickles() {
+        let deadlines = BodyDeadlines {
+            idle: Duration::from_secs(30),
+            min_rate: 100,
+            grace: Duration::from_secs(10),
+        };
+        let started = Instant::now();
+        let body = DeadlineBody::new(trickle(Duration::from_secs(2), 1000), deadlines);
+        let err = body.collect().await.unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<BodyTimeout>(),
+            Some(&BodyTimeout::TooSlow)
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(10) && took < Duration::from_secs(13),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lets_a_steady_body_through() {
+        let deadlines = BodyDeadlines {
+            idle: Duration::from_secs(5),
+            min_rate: 1,
+            grace: Duration::from_secs(1),
+        };
+        let body = DeadlineBody::new(trickle(Duration::from_millis(500), 30), deadlines);
+        assert_eq!(body.collect().await.unwrap().to_bytes().len(), 30);
     }
 }

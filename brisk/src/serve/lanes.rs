@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use super::conn::{Protocols, serve_connection};
-use super::tracker::{ConnHandle, Tracker};
-use crate::app::AppShared;
+use super::tracker::{ConnHandle, ConnState, Tracker};
 use crate::exec::watchdog::LaneHealth;
+use crate::service::AppService;
 
 /// The most event loops one server runs (the main one and the spares).
 pub(crate) const MAX_LANES: usize = 8;
@@ -26,6 +26,8 @@ pub(crate) const MAX_LANES: usize = 8;
 pub(crate) struct PendingConn {
     stream: Mutex<Option<(std::net::TcpStream, ConnHandle)>>,
     peer: SocketAddr,
+    /// The connection's state, to see when its first request reaches the app.
+    pub(crate) state: Arc<ConnState>,
 }
 
 impl PendingConn {
@@ -48,7 +50,7 @@ pub(crate) struct Lane {
 
 /// Hands accepted connections to lanes and serves them there.
 pub(crate) struct Dispatcher {
-    app: Arc<AppShared>,
+    app: Arc<AppService>,
     lanes: RwLock<Vec<Arc<Lane>>>,
     runtimes: Mutex<Vec<tokio::runtime::Runtime>>,
     protocols: Arc<Protocols>,
@@ -58,7 +60,7 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     /// The main event loop with `workers` threads, and one spare lane.
     pub(crate) fn new(
-        app: Arc<AppShared>,
+        app: Arc<AppService>,
         workers: Option<usize>,
         protocols: Arc<Protocols>,
         tracker: Arc<Tracker>,
@@ -73,11 +75,15 @@ impl Dispatcher {
         dispatcher.add_lane(workers)?;
         dispatcher.add_lane(Some(1))?;
         let weak = Arc::downgrade(&dispatcher);
-        dispatcher.app.watchdog.on_stall(Box::new(move |lane| {
-            if let Some(d) = weak.upgrade() {
-                d.rescue(lane);
-            }
-        }));
+        dispatcher
+            .app
+            .context()
+            .watchdog
+            .on_stall(Box::new(move |lane| {
+                if let Some(d) = weak.upgrade() {
+                    d.rescue(lane);
+                }
+            }));
         Ok(dispatcher)
     }
 
@@ -128,9 +134,11 @@ impl Dispatcher {
         peer: SocketAddr,
         handle: ConnHandle,
     ) -> Arc<PendingConn> {
+        let state = Arc::clone(handle.state());
         let conn = Arc::new(PendingConn {
             stream: Mutex::new(Some((stream, handle))),
             peer,
+            state,
         });
         self.dispatch_pending(Arc::clone(&conn));
         conn
@@ -139,7 +147,7 @@ impl Dispatcher {
     /// Whether the main event loop is fully occupied by user code right now
     /// (and not yet declared blocked).
     pub(crate) fn main_loop_occupied(&self) -> bool {
-        self.app.watchdog.lane_occupied(0)
+        self.app.context().watchdog.lane_occupied(0)
     }
 
     fn dispatch_pending(self: &Arc<Self>, conn: Arc<PendingConn>) {

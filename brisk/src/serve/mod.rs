@@ -33,11 +33,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
+pub(crate) use config::seconds;
 
-use crate::App;
-use crate::app::AppShared;
 use crate::exec::threadpool;
 use crate::exec::watchdog::{self, LaneHealth};
+use crate::service::AppService;
 use accept::Acceptor;
 use conn::Protocols;
 use lanes::Dispatcher;
@@ -54,20 +54,28 @@ pub fn init_logging(config: &ServerConfig) {
     });
 }
 
+/// What the server serves: something that becomes the app's service once
+/// the server's settings are known ([`App`](crate::App) is).
+pub trait Servable {
+    /// Builds the service requests are answered by.
+    fn build(self, config: &ServerConfig) -> Arc<AppService>;
+}
+
 /// Builds one event loop for `app`: `threads` workers (default: one per
 /// CPU) and room for the thread pool's blocking threads. Every thread knows
 /// the app's pool (for `run_in_threadpool`) and watchdog, and a heartbeat
 /// task measures the loop's lag.
 pub(crate) fn build_runtime(
-    app: &Arc<AppShared>,
+    app: &Arc<AppService>,
     threads: Option<usize>,
 ) -> std::io::Result<(tokio::runtime::Runtime, Arc<LaneHealth>)> {
     let workers = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let (lane, health) = app.watchdog.register_lane(workers);
-    let pool = Arc::clone(&app.pool);
-    let wd = Arc::clone(&app.watchdog);
+    let cx = app.context();
+    let (lane, health) = cx.watchdog.register_lane(workers);
+    let pool = Arc::clone(&cx.pool);
+    let wd = Arc::clone(&cx.watchdog);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -80,7 +88,7 @@ pub(crate) fn build_runtime(
             wd.enter_thread(lane);
         })
         .build()?;
-    runtime.spawn(watchdog::heartbeat(Arc::downgrade(&app.watchdog), lane));
+    runtime.spawn(watchdog::heartbeat(Arc::downgrade(&cx.watchdog), lane));
     Ok((runtime, health))
 }
 
@@ -88,12 +96,12 @@ pub(crate) fn build_runtime(
 ///
 /// With `--workers N` (N > 1) this process becomes the supervisor and the
 /// app is served by N worker processes (see [`workers`](self::workers)).
-pub fn run(app: App, config: ServerConfig) -> i32 {
+pub fn run(app: impl Servable, config: ServerConfig) -> i32 {
     init_logging(&config);
     if config.workers > 1 && !workers::is_worker() {
         return workers::supervise(config);
     }
-    let shared = app.into_shared(&config);
+    let shared = app.build(&config);
     let listener = if workers::is_worker() {
         workers::inherited_listener()
     } else {
@@ -168,7 +176,7 @@ fn tune_allocator() {
 
 /// A bound listener, its event loops, and the acceptor runtime.
 struct Server {
-    app: Arc<AppShared>,
+    app: Arc<AppService>,
     listener: std::net::TcpListener,
     dispatcher: Arc<Dispatcher>,
     tracker: Arc<Tracker>,
@@ -178,7 +186,7 @@ struct Server {
 
 impl Server {
     fn new(
-        app: Arc<AppShared>,
+        app: Arc<AppService>,
         listener: std::net::TcpListener,
         workers: Option<usize>,
         config: &ServerConfig,
@@ -210,7 +218,7 @@ impl Server {
         let startup = self.app.take_hooks(true);
         if !startup.is_empty() {
             self.dispatcher
-                .block_on_main(crate::app::run_hooks(startup));
+                .block_on_main(crate::service::run_hooks(startup));
         }
         let Server {
             app,
@@ -225,8 +233,8 @@ impl Server {
             if let Ok(local) = listener.local_addr() {
                 tracing::info!(
                     pid = std::process::id(),
-                    threadpool = app.pool.size(),
-                    blocking_policy = ?app.watchdog.policy(),
+                    threadpool = app.context().pool.size(),
+                    blocking_policy = ?app.context().watchdog.policy(),
                     "brisk serving on http://{local} (press Ctrl+C to quit)"
                 );
             }
@@ -249,7 +257,7 @@ impl Server {
         });
         let shutdown_hooks = app.take_hooks(false);
         if !shutdown_hooks.is_empty() {
-            dispatcher.block_on_main(crate::app::run_hooks(shutdown_hooks));
+            dispatcher.block_on_main(crate::service::run_hooks(shutdown_hooks));
         }
         dispatcher.shutdown_runtimes();
     }
@@ -270,16 +278,16 @@ impl Server {
 /// ```
 pub struct BackgroundServer {
     addr: SocketAddr,
-    app: Arc<AppShared>,
+    app: Arc<AppService>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl BackgroundServer {
     /// Binds and starts serving; panics if it cannot bind.
-    pub fn start(app: App, config: ServerConfig) -> Self {
+    pub fn start(app: impl Servable, config: ServerConfig) -> Self {
         init_logging(&config);
-        let shared = app.into_shared(&config);
+        let shared = app.build(&config);
         let listener = accept::bind(&config).expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let server = Server::new(
@@ -322,7 +330,7 @@ impl BackgroundServer {
 
     /// The watchdog's and thread pool's counters.
     pub fn metrics(&self) -> crate::exec::MetricsSnapshot {
-        self.app.watchdog.snapshot()
+        self.app.context().watchdog.snapshot()
     }
 
     /// Stops accepting, waits for in-flight requests, and joins the thread.

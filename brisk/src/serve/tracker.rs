@@ -41,6 +41,8 @@ pub(crate) struct ConnState {
     /// Requests being answered right now (a response counts until its last
     /// byte is written).
     busy: AtomicUsize,
+    /// Requests started on this connection so far.
+    started: AtomicU64,
     /// Milliseconds since [`clock`]'s epoch when the connection last became idle.
     idle_since_ms: AtomicU64,
     /// Set once the connection is asked to close at the next opportunity.
@@ -70,8 +72,14 @@ impl ConnState {
         self.shed.notified().await
     }
 
+    /// Whether a request has reached the app on this connection yet.
+    pub(crate) fn has_started(&self) -> bool {
+        self.started.load(Ordering::Acquire) > 0
+    }
+
     /// Counts a request as in progress until the guard is dropped.
     pub(crate) fn enter(self: &Arc<Self>) -> BusyGuard {
+        self.started.fetch_add(1, Ordering::AcqRel);
         self.busy.fetch_add(1, Ordering::AcqRel);
         BusyGuard(Arc::clone(self))
     }
@@ -135,6 +143,7 @@ impl Tracker {
         let state = Arc::new(ConnState {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             busy: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
             idle_since_ms: AtomicU64::new(now_ms()),
             closing: AtomicBool::new(*self.draining.borrow()),
             shed: Notify::new(),

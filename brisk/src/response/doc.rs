@@ -1,4 +1,5 @@
-//! Finding a handler's response schema from its return type, when there is one.
+//! How a handler's return type documents itself: its response schema and
+//! media type, when it has one.
 //!
 //! `#[get]` & co. know the return type only as tokens. They call
 //! `(&Probe::<Ret>::new()).response_doc(generator)`: method resolution picks
@@ -10,7 +11,7 @@ use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use crate::response::{Html, Json, NoContent};
+use super::{Html, Json, NoContent};
 
 /// A documented response body.
 #[derive(Debug)]

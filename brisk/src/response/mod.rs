@@ -6,6 +6,8 @@
 //! `(StatusCode, T)`, `Result<T, E>` where both sides are responses, and
 //! [`HttpError`](crate::HttpError).
 
+pub mod doc;
+
 use bytes::{BufMut, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
@@ -58,6 +60,16 @@ pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T
             internal_server_error()
         }
     }
+}
+
+/// FastAPI-shaped 413 for a body over the limit; the connection closes after.
+pub(crate) fn body_too_large() -> Response {
+    let mut resp = json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &serde_json::json!({"detail": "Request body too large"}),
+    );
+    resp.extensions_mut().insert(CloseConnection);
+    resp
 }
 
 /// FastAPI's plain 500: `{"detail":"Internal Server Error"}`.
@@ -221,9 +233,15 @@ impl IntoResponse for () {
     }
 }
 
-impl IntoResponse for Response {
+/// Any `http::Response` whose body yields `Bytes` (what tower layers give
+/// back, e.g. tower-http's compressed bodies); a brisk `Response` as is.
+impl<B> IntoResponse for http::Response<B>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
     fn into_response(self) -> Response {
-        self
+        self.map(Body::new)
     }
 }
 

@@ -1,11 +1,82 @@
-//! What a request leaves behind: teardown code and background tasks, run in
-//! the right order when the request ends.
+//! What a request leaves behind, and running it at the right time:
+//! teardown code of dependencies (after the handler, or after the
+//! response has been sent) and background tasks, blocking ones on the
+//! thread pool. `depends` builds these (`Teardown`, `BackgroundTasks`);
+//! the request's context keeps them; this module runs them.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::background::Task;
-use super::teardown::{Cleanup, Outcome, Scope};
-use crate::exec::ThreadPool;
+use http::StatusCode;
+
+use super::ThreadPool;
+
+/// A boxed future, `Send`, borrowing for `'a`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A background task: async (runs on the event loop) or blocking (on the pool).
+pub(crate) enum Task {
+    Async(BoxFuture<'static, ()>),
+    Blocking(Box<dyn FnOnce() + Send>),
+}
+
+/// When a dependency's cleanup runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// After the response has been sent (FastAPI ≥ 0.118's default).
+    #[default]
+    Request,
+    /// Right after the handler returns, before the response goes out
+    /// (FastAPI's `scope="function"`).
+    Function,
+}
+
+/// How the request went, as the cleanup sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler produced a response with this status (an error status
+    /// when the handler returned an error).
+    Response(StatusCode),
+    /// The handler panicked (the client got a 500); the panic message.
+    Panicked(String),
+}
+
+impl Outcome {
+    /// True for a panic or an error status (4xx, 5xx).
+    pub fn is_error(&self) -> bool {
+        match self {
+            Outcome::Response(s) => s.is_client_error() || s.is_server_error(),
+            Outcome::Panicked(_) => true,
+        }
+    }
+}
+
+pub(crate) enum Cleanup {
+    Async(Box<dyn FnOnce(Outcome) -> BoxFuture<'static, ()> + Send>),
+    Blocking(Box<dyn FnOnce(Outcome) + Send>),
+}
+
+impl Cleanup {
+    /// Runs the cleanup. A blocking one runs on a thread of its own, outside
+    /// the bounded pool, so teardown never waits for a full pool (the
+    /// deadlock of fastapi#3205 cannot happen). A panicking cleanup is logged.
+    pub(crate) async fn run(self, outcome: Outcome) {
+        let result = match self {
+            Cleanup::Async(f) => {
+                futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(f(outcome)))
+                    .await
+                    .map_err(|_| ())
+            }
+            Cleanup::Blocking(f) => tokio::task::spawn_blocking(move || f(outcome))
+                .await
+                .map_err(|_| ()),
+        };
+        if result.is_err() {
+            tracing::error!("a dependency's teardown panicked");
+        }
+    }
+}
 
 /// Per-request teardown and background work; empty (and allocation-free)
 /// for requests that use neither.

@@ -1,0 +1,383 @@
+//! The app as a tower `Service`: what happens to a request between its
+//! connection ([`serve`](crate::serve)) and its operation
+//! ([`routing`](crate::routing)).
+//!
+//! ```text
+//! AppService::handle            access log, --limit-max-requests, a panicking layer → 500
+//!   └ app-wide layers            App::layer / App::middleware, the one added last outermost
+//!       └ Core                   413 from the head, routing: 404 / 405 / FastAPI's slash
+//!                                redirects, --limit-concurrency → 503
+//!           └ router layers      ApiRouter::layer, around that router's operations only
+//!               └ the operation  extraction, the handler (time-limited, panics → 500),
+//!                                exception handlers
+//! ```
+//!
+//! As in Starlette, app-wide layers see every answer the app gives,
+//! including 404s, 405s and the documentation routes; exception handlers
+//! answer inside them, so a CORS layer also decorates error answers.
+
+pub mod middleware;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use http::StatusCode;
+use http::header::ALLOW;
+use tower::Service;
+use tower::util::BoxCloneSyncService;
+
+use crate::body::Body;
+use crate::error::HttpError;
+use crate::exec::scope::BoxFuture;
+use crate::logging::RateLimited;
+use crate::params::AppContext;
+use crate::response::{IntoResponse, Response, body_too_large};
+use crate::routing::{BoxService, LayerFn, PathParams, RouteMatch, Router};
+
+/// Limits that apply per request, from the server configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Requests handled at once (`--limit-concurrency`); beyond, 503.
+    pub concurrency: Option<usize>,
+    /// Requests before the process retires (`--limit-max-requests`).
+    pub max_requests: Option<u64>,
+    /// Default time limit of one request (`--timeout-request`); past it, 504.
+    pub request_timeout: Option<Duration>,
+    /// One access-log line per request.
+    pub access_log: bool,
+}
+
+/// A startup or shutdown hook.
+pub(crate) enum Hook {
+    Async(Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>),
+    Blocking(Box<dyn FnOnce() + Send>),
+}
+
+/// Runs hooks in order; a blocking one on a thread outside the event loop.
+pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
+    for hook in hooks {
+        match hook {
+            Hook::Async(f) => f().await,
+            Hook::Blocking(f) => {
+                if let Err(e) = tokio::task::spawn_blocking(f).await {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        }
+    }
+}
+
+/// The route template that answered a request, in the response's
+/// extensions, for the access log (and tower layers that want it).
+///
+/// ```
+/// use brisk::prelude::*;
+/// use brisk::service::MatchedPath;
+///
+/// #[get("/items/{id}")]
+/// async fn item(id: u32) -> String { id.to_string() }
+///
+/// # let _ = routes![item];
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedPath(pub &'static str);
+
+/// The routed app: routing, limits and operations (everything inside the
+/// app-wide layers).
+pub(crate) struct Core {
+    pub(crate) router: Router,
+    pub(crate) app: Arc<AppContext>,
+    limits: Limits,
+    in_flight: AtomicUsize,
+}
+
+impl Core {
+    pub(crate) fn new(router: Router, app: Arc<AppContext>, limits: Limits) -> Arc<Self> {
+        Arc::new(Core {
+            router,
+            app,
+            limits,
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// Answers one request. Never fails: every problem becomes a response
+    /// (404, 405, 413, 422, 500, 503, 504, ...).
+    pub(crate) async fn call(self: Arc<Self>, req: http::Request<Body>) -> Response {
+        let (mut parts, body) = req.into_parts();
+        if declares_body_over(&parts, self.app.max_body_size) {
+            return body_too_large();
+        }
+        let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
+            RouteMatch::Found(op, params) => (Arc::clone(op), params),
+            RouteMatch::MethodNotAllowed(allow) => {
+                let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
+                resp.headers_mut().insert(ALLOW, allow);
+                return self.app.handlers.answer(&parts, resp);
+            }
+            RouteMatch::NotFound => {
+                let resp = self.not_found(&parts);
+                return self.app.handlers.answer(&parts, resp);
+            }
+        };
+        let _slot = match self.limits.concurrency {
+            Some(limit) => match InFlight::enter(&self.in_flight, limit) {
+                Some(slot) => Some(slot),
+                None => {
+                    static FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
+                    if let Some(count) = FULL.hit() {
+                        tracing::warn!(
+                            limit,
+                            answered_503 = count,
+                            "--limit-concurrency reached; answering 503 (logged at most every 10 s)"
+                        );
+                    }
+                    let mut resp = HttpError::new(503, "Service Unavailable").into_response();
+                    resp.extensions_mut().insert(MatchedPath(op.path));
+                    return resp;
+                }
+            },
+            None => None,
+        };
+        let timeout = op.timeout.or(self.limits.request_timeout);
+        let mut resp = match &op.service {
+            // Router layers around this operation: through them.
+            Some(service) => {
+                parts.extensions.insert(PathParams(params));
+                let req = http::Request::from_parts(parts, body);
+                let mut service = service.clone();
+                match service.call(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                }
+            }
+            None => {
+                crate::routing::run(
+                    Arc::clone(&self.app),
+                    op.handler,
+                    Arc::clone(&op.route),
+                    timeout,
+                    parts,
+                    body,
+                    params,
+                )
+                .await
+            }
+        };
+        resp.extensions_mut().insert(MatchedPath(op.path));
+        resp
+    }
+
+    /// 404, or FastAPI's 307 to the same path with (or without) a trailing
+    /// slash when that one exists.
+    fn not_found(&self, parts: &http::request::Parts) -> Response {
+        let Some(other) = self.router.slash_redirect(parts.uri.path()) else {
+            return HttpError::not_found("Not Found").into_response();
+        };
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let mut location = match host {
+            Some(host) => format!("{scheme}://{host}{other}"),
+            None => other,
+        };
+        if let Some(query) = parts.uri.query() {
+            location.push('?');
+            location.push_str(query);
+        }
+        let mut resp = http::Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+        if let Ok(value) = http::HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(http::header::LOCATION, value);
+        }
+        resp
+    }
+}
+
+/// Whether the head declares a body larger than `max` (413 at once: the
+/// client is not made to send it, nor, with `Expect: 100-continue`, told to).
+fn declares_body_over(parts: &http::request::Parts, max: usize) -> bool {
+    parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|declared| declared > max as u64)
+}
+
+/// One request counted against `--limit-concurrency`.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        if counter.fetch_add(1, Ordering::AcqRel) >= limit {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlight(counter))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// [`Core`] as a tower service: the innermost service app-wide layers wrap.
+#[derive(Clone)]
+struct CoreService(Arc<Core>);
+
+impl Service<http::Request<Body>> for CoreService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let core = Arc::clone(&self.0);
+        Box::pin(async move { Ok(core.call(req).await) })
+    }
+}
+
+/// The whole app, as every transport (the server, the
+/// [`TestClient`](crate::TestClient)) calls it.
+pub struct AppService {
+    pub(crate) core: Arc<Core>,
+    /// The app-wide layers around the core, if there are any (without
+    /// them, requests go to the core directly, unboxed).
+    layered: Option<BoxService>,
+    limits: Limits,
+    served: AtomicU64,
+    retire: tokio::sync::Notify,
+    startup: Mutex<Vec<Hook>>,
+    shutdown: Mutex<Vec<Hook>>,
+    pub(crate) docs: Arc<crate::openapi::Docs>,
+}
+
+impl AppService {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        layers: Vec<LayerFn>,
+        limits: Limits,
+        hooks: (Vec<Hook>, Vec<Hook>),
+        docs: Arc<crate::openapi::Docs>,
+    ) -> Arc<Self> {
+        let layered = (!layers.is_empty()).then(|| {
+            layers.iter().fold(
+                BoxCloneSyncService::new(CoreService(Arc::clone(&core))),
+                |svc, layer| layer(svc),
+            )
+        });
+        Arc::new(AppService {
+            core,
+            layered,
+            limits,
+            served: AtomicU64::new(0),
+            retire: tokio::sync::Notify::new(),
+            startup: Mutex::new(hooks.0),
+            shutdown: Mutex::new(hooks.1),
+            docs,
+        })
+    }
+
+    /// The context every request shares (state, executor, limits).
+    pub fn context(&self) -> &Arc<AppContext> {
+        &self.core.app
+    }
+
+    /// Answers one request. Never fails: every problem becomes a response,
+    /// including a panicking layer or middleware (500).
+    pub async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
+        let started = Instant::now();
+        let logged = self
+            .limits
+            .access_log
+            .then(|| (req.method().clone(), req.uri().clone()));
+        let resp = match &self.layered {
+            None => Arc::clone(&self.core).call(req).await,
+            Some(service) => {
+                let mut service = service.clone();
+                match AssertUnwindSafe(service.call(req)).catch_unwind().await {
+                    Ok(Ok(resp)) => resp,
+                    Ok(Err(never)) => match never {},
+                    Err(panic) => {
+                        let message = crate::routing::panic_message(&panic).to_owned();
+                        tracing::error!(
+                            panic = message,
+                            "a layer or middleware panicked; answered 500, still serving"
+                        );
+                        crate::routing::panic_response(message)
+                    }
+                }
+            }
+        };
+        if let Some((method, uri)) = logged {
+            let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
+            access_log(&method, &uri, route, resp.status(), started);
+        }
+        if let Some(max) = self.limits.max_requests
+            && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
+        {
+            tracing::info!(
+                requests = max,
+                "reached --limit-max-requests; retiring this process gracefully"
+            );
+            self.retire.notify_one();
+        }
+        resp
+    }
+
+    /// Resolves once this process has served `--limit-max-requests` requests.
+    pub(crate) async fn retired(&self) {
+        if self.limits.max_requests.is_none() {
+            return std::future::pending().await;
+        }
+        self.retire.notified().await;
+    }
+
+    /// The OpenAPI document.
+    pub(crate) fn openapi_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.docs.document()).expect("the OpenAPI document is valid JSON")
+    }
+
+    /// Takes the startup (or shutdown) hooks; they run once.
+    pub(crate) fn take_hooks(&self, startup: bool) -> Vec<Hook> {
+        let hooks = if startup {
+            &self.startup
+        } else {
+            &self.shutdown
+        };
+        std::mem::take(&mut *hooks.lock().expect("hooks lock"))
+    }
+}
+
+fn access_log(
+    method: &http::Method,
+    uri: &http::Uri,
+    route: Option<&'static str>,
+    status: StatusCode,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "brisk::access",
+        method = %method,
+        path = %uri,
+        route = route.unwrap_or("-"),
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+}
