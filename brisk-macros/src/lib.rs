@@ -159,6 +159,62 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// `#[middleware]` on `async fn name(request: Request, next: Next) -> Response`:
+/// FastAPI's `@app.middleware("http")`. Register it with
+/// `App::middleware(name)`. The attribute checks the shape (so a mistake is
+/// reported here, not as a trait error at the registration) and leaves the
+/// function unchanged.
+#[proc_macro_attribute]
+pub fn middleware(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func = syn::parse_macro_input!(item as ItemFn);
+    if !args.is_empty() {
+        return syn::Error::new(Span::call_site(), "#[middleware] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let problem = if func.sig.asyncness.is_none() {
+        Some((
+            func.sig.fn_token.span,
+            "a middleware is an `async fn`: it awaits `next.run(request)`",
+        ))
+    } else if func.sig.inputs.len() != 2 {
+        Some((
+            func.sig.ident.span(),
+            "a middleware takes two parameters: `request: Request, next: Next` (from `brisk::middleware`)",
+        ))
+    } else if matches!(func.sig.output, syn::ReturnType::Default) {
+        Some((
+            func.sig.ident.span(),
+            "a middleware returns the response: `-> Response` (or anything `IntoResponse`)",
+        ))
+    } else {
+        None
+    };
+    if let Some((span, message)) = problem {
+        return syn::Error::new(span, message).to_compile_error().into();
+    }
+    quote!(#func).into()
+}
+
+/// `#[derive(Exception)]` on an application error type: handlers may return
+/// it as their error (`Result<T, MyError>`), and the app answers it with the
+/// handler registered by `App::exception_handler::<MyError>` (FastAPI's
+/// custom exception classes). Without a handler it answers a plain 500.
+#[proc_macro_derive(Exception)]
+pub fn derive_exception(item: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(item as syn::DeriveInput);
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::brisk::response::IntoResponse for #name #ty_generics #where_clause {
+            fn into_response(self) -> ::brisk::response::Response {
+                ::brisk::error::raise(self)
+            }
+        }
+    }
+    .into()
+}
+
 /// `#[derive(ParamEnum)]` on a unit-variant enum with `Deserialize` and
 /// `JsonSchema`: usable as a path, query, header or cookie parameter, read
 /// by its serde names, with pydantic's `enum` error and a `$ref` to the
@@ -528,7 +584,10 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         args: arg_names,
     } = expand_params(&mut func, &in_path, &quote!(return resp;))?;
     let n_params = entries.len();
-    let unwrap = unwrap_args(&arg_names, quote!(return __brisk_ex.into_response();));
+    let unwrap = unwrap_args(
+        &arg_names,
+        quote!(return __brisk_ex.into_response_for(__brisk_cx);),
+    );
     let call = if is_async {
         quote!(::brisk::routing::call_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
     } else {

@@ -304,8 +304,13 @@ impl ErrorItem {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ValidationErrors {
-    /// The individual errors, in the order the parameters were declared.
+    /// The individual errors, in FastAPI's order.
     pub detail: Vec<ErrorItem>,
+    /// The request body that was received, if one was read (as JSON when it
+    /// parses, else as text): FastAPI's `RequestValidationError.body`, for
+    /// exception handlers. Not part of the default 422 answer.
+    #[serde(skip)]
+    pub body: Option<Value>,
 }
 
 impl ValidationErrors {
@@ -321,7 +326,7 @@ impl ValidationErrors {
 
 impl From<Vec<ErrorItem>> for ValidationErrors {
     fn from(detail: Vec<ErrorItem>) -> Self {
-        ValidationErrors { detail }
+        ValidationErrors { detail, body: None }
     }
 }
 

@@ -58,10 +58,17 @@ pub mod serve;
 pub mod service;
 pub mod testing;
 
-pub use service::middleware;
+/// Middleware: function middleware (`from_fn`, `Next`) and the common ones
+/// (`Cors`, `GZip`, `TrustedHost`, `HttpsRedirect`); see [`service::middleware`].
+pub mod middleware {
+    pub use crate::service::middleware::*;
+    pub use brisk_macros::middleware;
+}
 
 pub use app::App;
-pub use brisk_macros::{ParamEnum, delete, dependency, get, patch, post, put};
+pub use brisk_macros::{
+    Exception, ParamEnum, delete, dependency, get, middleware, patch, post, put,
+};
 pub use error::HttpError;
 pub use exec::run_in_threadpool;
 pub use response::{IntoResponse, Json, JsonResponse};
@@ -112,8 +119,8 @@ pub mod prelude {
     pub use crate::response::{Html, IntoResponse, JsonResponse, NoContent};
     pub use crate::routing::ApiRouter;
     pub use crate::{
-        App, HttpError, Json, ParamEnum, ServerConfig, delete, dependency, deps, get, patch, post,
-        put, routes, run_in_threadpool,
+        App, Exception, HttpError, Json, ParamEnum, ServerConfig, delete, dependency, deps, get,
+        middleware, patch, post, put, routes, run_in_threadpool,
     };
     pub use http::StatusCode;
     pub use schemars::JsonSchema;

@@ -408,12 +408,22 @@ impl<F: Future> Future for Watched<F> {
             Some(slot) => {
                 slot.route.store(*this.route, Ordering::Relaxed);
                 slot.state.fetch_add(1, Ordering::Release);
-                let out = this.inner.poll(cx);
-                slot.state.fetch_add(1, Ordering::Release);
-                out
+                // Ends the poll on the way out, also when the handler panics
+                // (a missed end would leave the slot "in a poll" for good).
+                let _end = EndOfPoll(slot);
+                this.inner.poll(cx)
             }
             None => this.inner.poll(cx),
         })
+    }
+}
+
+/// Marks the end of a watched poll when dropped.
+struct EndOfPoll<'a>(&'a WorkerSlot);
+
+impl Drop for EndOfPoll<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -305,6 +305,15 @@ impl RequestContext {
         Ok(bytes)
     }
 
+    /// The body, if it has been read: as JSON when it parses, else as text.
+    pub(crate) fn received_body(&mut self) -> Option<serde_json::Value> {
+        let body = self.body.get_mut().as_ref()?;
+        let bytes = body.as_bytes().filter(|b| !b.is_empty())?;
+        serde_json::from_slice(bytes)
+            .ok()
+            .or_else(|| Some(String::from_utf8_lossy(bytes).into_owned().into()))
+    }
+
     /// Typed application state registered with [`App::state`](crate::App::state).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.app.state.get::<T>()

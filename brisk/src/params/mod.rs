@@ -476,6 +476,14 @@ impl Extraction {
         ValidationErrors::from(self.ordered()).into_response()
     }
 
+    /// The 422 answer for everything that failed, with the body the
+    /// request carried for exception handlers (`ValidationErrors::body`).
+    pub fn into_response_for(self, cx: &mut RequestContext) -> Response {
+        let mut errors = ValidationErrors::from(self.ordered());
+        errors.body = cx.received_body();
+        errors.into_response()
+    }
+
     /// The failures as a rejection (for a dependency's own parameters).
     pub fn into_rejection(self) -> Rejection {
         Rejection::Invalid(self.ordered())

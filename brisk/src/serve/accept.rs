@@ -184,8 +184,10 @@ impl Acceptor {
             // before taking the next, so that `main_loop_occupied` sees a
             // handler that blocks it (the handler's first poll follows the
             // request reaching the app in the same task poll). This waits on
-            // our own event loop, not on the client, 20 ms at most.
-            let deadline = std::time::Instant::now() + Duration::from_millis(20);
+            // our own event loop, not on the client; meanwhile the other
+            // workers accept. At most a quarter second, for a loop that is
+            // slow to get to it.
+            let deadline = std::time::Instant::now() + Duration::from_millis(250);
             while (pending.is_waiting() || !pending.state.has_started())
                 && std::time::Instant::now() < deadline
             {

@@ -192,7 +192,10 @@ where
 // answers, so this follows `starlette/middleware/cors.py` line by line and is
 // checked against answers recorded from it (`tests/middleware.rs`).
 
-const ALL_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+const ALL_METHODS: [&str; 8] = [
+    "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY",
+];
+const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
 const SAFELISTED_HEADERS: [&str; 4] = [
     "Accept",
     "Accept-Language",
@@ -234,6 +237,7 @@ pub struct Cors {
     allow_methods: Option<Vec<String>>,
     allow_headers: Vec<String>,
     allow_credentials: bool,
+    allow_private_network: bool,
     expose_headers: Vec<String>,
     max_age: Option<u64>,
 }
@@ -271,6 +275,13 @@ impl Cors {
     /// Whether cookies (credentials) are allowed cross-origin.
     pub fn allow_credentials(mut self, allow: bool) -> Self {
         self.allow_credentials = allow;
+        self
+    }
+
+    /// Whether preflights asking for private-network access
+    /// (`Access-Control-Request-Private-Network`) are allowed.
+    pub fn allow_private_network(mut self, allow: bool) -> Self {
+        self.allow_private_network = allow;
         self
     }
 
@@ -314,11 +325,9 @@ impl Cors {
                 self.expose_headers.join(", "),
             ));
         }
-        let mut preflight = Vec::new();
-        if preflight_explicit_allow_origin {
-            // The origin is set per request, when it is allowed.
-            preflight.push(("vary", "Origin".to_owned()));
-        } else {
+        let mut preflight = vec![("vary", PREFLIGHT_VARY.to_owned())];
+        if !preflight_explicit_allow_origin {
+            // Otherwise the origin is set per request, when it is allowed.
             preflight.push(("access-control-allow-origin", "*".to_owned()));
         }
         preflight.push(("access-control-allow-methods", allow_methods.join(", ")));
@@ -353,6 +362,8 @@ impl Cors {
                 .collect(),
             allow_all_origins,
             allow_all_headers,
+            allow_credentials: self.allow_credentials,
+            allow_private_network: self.allow_private_network,
             preflight_explicit_allow_origin,
             simple: to_headers(simple),
             preflight: to_headers(preflight),
@@ -375,6 +386,8 @@ struct CorsPolicy {
     allow_headers: Vec<String>,
     allow_all_origins: bool,
     allow_all_headers: bool,
+    allow_credentials: bool,
+    allow_private_network: bool,
     preflight_explicit_allow_origin: bool,
     simple: Vec<(HeaderName, HeaderValue)>,
     preflight: Vec<(HeaderName, HeaderValue)>,
@@ -424,6 +437,16 @@ impl CorsPolicy {
                 failures.push("headers");
             }
         }
+        if headers.contains_key("access-control-request-private-network") {
+            if self.allow_private_network {
+                out.insert(
+                    HeaderName::from_static("access-control-allow-private-network"),
+                    HeaderValue::from_static("true"),
+                );
+            } else {
+                failures.push("private-network");
+            }
+        }
         let (status, text) = if failures.is_empty() {
             (StatusCode::OK, "OK".to_owned())
         } else {
@@ -438,32 +461,36 @@ impl CorsPolicy {
         resp
     }
 
-    fn decorate(
-        &self,
-        request_headers: &http::HeaderMap,
-        origin: &HeaderValue,
-        resp: &mut Response,
-    ) {
+    fn decorate(&self, origin: Option<&HeaderValue>, resp: &mut Response) {
         let headers = resp.headers_mut();
-        for (k, v) in &self.simple {
-            headers.insert(k.clone(), v.clone());
+        if origin.is_some() {
+            for (k, v) in &self.simple {
+                headers.insert(k.clone(), v.clone());
+            }
         }
-        let has_cookie = request_headers.contains_key(header::COOKIE);
-        let explicit = (self.allow_all_origins && has_cookie)
-            || (!self.allow_all_origins && self.is_allowed_origin(origin.to_str().unwrap_or("")));
-        if explicit {
+        let explicit = origin.filter(|origin| {
+            (self.allow_all_origins && self.allow_credentials)
+                || (!self.allow_all_origins
+                    && self.is_allowed_origin(origin.to_str().unwrap_or("")))
+        });
+        if let Some(origin) = explicit {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            add_vary(headers, "Origin");
         }
+        // Starlette adds `Vary: Origin` to every answer that is not a preflight.
+        add_vary(headers, "Origin");
     }
 }
 
-/// Adds `value` to the `Vary` header, as Starlette's `add_vary_header`.
+/// Adds `value` to the `Vary` header (all of its lines joined into one),
+/// as Starlette does.
 fn add_vary(headers: &mut http::HeaderMap, value: &str) {
-    let joined = match headers.get(header::VARY).and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {value}"),
-        None => value.to_owned(),
-    };
+    let mut all: Vec<&str> = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    all.push(value);
+    let joined = all.join(", ");
     if let Ok(v) = HeaderValue::from_str(&joined) {
         headers.insert(header::VARY, v);
     }
@@ -498,23 +525,20 @@ impl Service<Request> for CorsService {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let policy = Arc::clone(&self.policy);
-        let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-            let fut = self.inner.call(req);
-            return Box::pin(fut);
-        };
-        if req.method() == Method::OPTIONS
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        if let Some(origin) = &origin
+            && req.method() == Method::OPTIONS
             && req
                 .headers()
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
         {
-            let resp = policy.preflight(req.headers(), &origin);
+            let resp = policy.preflight(req.headers(), origin);
             return Box::pin(async move { Ok(resp) });
         }
-        let request_headers = req.headers().clone();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut resp = fut.await?;
-            policy.decorate(&request_headers, &origin, &mut resp);
+            policy.decorate(origin.as_ref(), &mut resp);
             Ok(resp)
         })
     }
@@ -574,9 +598,8 @@ impl Layer<Route> for GZip {
 
     fn layer(&self, inner: Route) -> Self::Service {
         use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-        // `SizeAbove` compresses from `minimum_size + 1` bytes; Starlette from `minimum_size`.
-        let predicate =
-            SizeAbove::new(self.minimum_size.saturating_sub(1)).and(DefaultPredicate::new());
+        // Both compress from `minimum_size` bytes on.
+        let predicate = SizeAbove::new(self.minimum_size).and(DefaultPredicate::new());
         tower_http::compression::CompressionLayer::new()
             .gzip(true)
             .compress_when(predicate)

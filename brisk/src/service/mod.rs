@@ -118,9 +118,9 @@ impl Core {
         let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
             RouteMatch::Found(op, params) => (Arc::clone(op), params),
             RouteMatch::MethodNotAllowed(allow) => {
-                let mut resp = HttpError::new(405, "Method Not Allowed").into_response();
-                resp.headers_mut().insert(ALLOW, allow);
-                return self.app.handlers.answer(&parts, resp);
+                let error = HttpError::new(405, "Method Not Allowed")
+                    .with_header(ALLOW.as_str(), allow.to_str().unwrap_or(""));
+                return self.app.handlers.answer(&parts, error.into_response());
             }
             RouteMatch::NotFound => {
                 let resp = self.not_found(&parts);

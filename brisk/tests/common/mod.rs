@@ -52,8 +52,8 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -
     read_response(&mut BufReader::new(stream))
 }
 
-/// Reads one response from a buffered stream (Content-Length bodies only);
-/// an error if the connection fails or closes first.
+/// Reads one response from a buffered stream (Content-Length or chunked
+/// bodies); an error if the connection fails or closes first.
 pub fn try_read_response<R: Read>(reader: &mut BufReader<R>) -> std::io::Result<RawResponse> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let mut line = String::new();
@@ -78,13 +78,21 @@ pub fn try_read_response<R: Read>(reader: &mut BufReader<R>) -> std::io::Result<
         let (k, v) = h.split_once(':').ok_or_else(|| bad("header"))?;
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        read_chunked(reader)?
+    } else {
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        body
+    };
     Ok(RawResponse {
         status,
         headers,
@@ -92,7 +100,32 @@ pub fn try_read_response<R: Read>(reader: &mut BufReader<R>) -> std::io::Result<
     })
 }
 
-/// Reads one response from a buffered stream (Content-Length bodies only).
+/// Reads a `Transfer-Encoding: chunked` body (trailers ignored).
+fn read_chunked<R: Read>(reader: &mut BufReader<R>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line)?;
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "chunk size"))?;
+        if size == 0 {
+            // The empty line (or trailers) after the last chunk.
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf)?;
+    }
+}
+
+/// Reads one response from a buffered stream (Content-Length or chunked bodies).
 pub fn read_response<R: Read>(reader: &mut BufReader<R>) -> RawResponse {
     try_read_response(reader).expect("a complete response")
 }
