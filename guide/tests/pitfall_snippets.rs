@@ -7,7 +7,13 @@ use std::process::Command;
 /// Compiles a snippet as a library (metadata only) and returns rustc's
 /// diagnostics and whether it succeeded.
 fn rustc(snippet: &str) -> (String, bool) {
-    let dir = std::env::temp_dir().join(format!("brisk-guide-snippets-{}", std::process::id()));
+    // One directory per snippet: the tests run in parallel, and one removing
+    // a shared directory under the other's rustc failed CI.
+    let stem = snippet.trim_end_matches(".rs");
+    let dir = std::env::temp_dir().join(format!(
+        "brisk-guide-snippets-{}-{stem}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
         .args([
