@@ -54,6 +54,18 @@ pub fn delete(args: TokenStream, item: TokenStream) -> TokenStream {
     expand("DELETE", args, item)
 }
 
+/// `#[websocket("/ws/{room}")]` on an `async fn` taking a
+/// `brisk::ws::WebSocket` (and any other parameters, with the path
+/// operations' rules). A failed parameter or dependency closes the
+/// connection with 1008; the route stays out of the OpenAPI document.
+#[proc_macro_attribute]
+pub fn websocket(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(WEBSOCKET, args, item)
+}
+
+/// The pseudo-method of `#[websocket]` (a GET with an upgrade).
+const WEBSOCKET: &str = "WEBSOCKET";
+
 fn expand(method: &str, args: TokenStream, item: TokenStream) -> TokenStream {
     let args = syn::parse_macro_input!(args as RouteArgs);
     let func = syn::parse_macro_input!(item as ItemFn);
@@ -577,24 +589,52 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     let fn_name = func.sig.ident.clone();
     let vis = func.vis.clone();
     let is_async = func.sig.asyncness.is_some();
+    let is_websocket = method == WEBSOCKET;
+    if is_websocket && !is_async {
+        return Err(syn::Error::new_spanned(
+            func.sig.fn_token,
+            "a WebSocket operation is an `async fn` (it awaits its messages)",
+        ));
+    }
+    // Where an early answer goes: an HTTP route returns it; a WebSocket
+    // route turns it into a close with 1008.
+    let respond = if is_websocket {
+        quote!(return ::brisk::ws::reject(__brisk_cx, resp).await;)
+    } else {
+        quote!(return resp;)
+    };
     let Params {
         specs,
         entries,
         extractions,
         args: arg_names,
-    } = expand_params(&mut func, &in_path, &quote!(return resp;))?;
+    } = expand_params(&mut func, &in_path, &respond)?;
     let n_params = entries.len();
     let unwrap = unwrap_args(
         &arg_names,
-        quote!(return __brisk_ex.into_response_for(__brisk_cx);),
+        quote!({
+            let resp = __brisk_ex.into_response_for(__brisk_cx);
+            #respond
+        }),
     );
-    let call = if is_async {
+    let handshake = if is_websocket {
+        quote! {
+            if let ::core::result::Result::Err(resp) = ::brisk::ws::handshake(__brisk_cx) {
+                return resp;
+            }
+        }
+    } else {
+        quote!()
+    };
+    let call = if is_websocket {
+        quote!(::brisk::ws::run(__brisk_cx, #fn_name(#(#arg_names),*)).await)
+    } else if is_async {
         quote!(::brisk::routing::call_async(__brisk_cx, #fn_name(#(#arg_names),*)).await)
     } else {
         quote!(::brisk::routing::call_sync(__brisk_cx, move || #fn_name(#(#arg_names),*)).await)
     };
 
-    let method_ident = Ident::new(method, Span::call_site());
+    let method_ident = Ident::new(if is_websocket { "GET" } else { method }, Span::call_site());
     let fn_name_str = fn_name.to_string();
     let mut builder = Vec::new();
     let mut description_given = false;
@@ -640,6 +680,15 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
     {
         builder.push(quote!(.description(#doc)));
     }
+    if is_websocket {
+        // As in FastAPI: WebSocket routes are not part of the OpenAPI document.
+        builder.push(quote!(.include_in_schema(false)));
+    }
+    let response_doc = if is_websocket {
+        quote!()
+    } else {
+        quote!(.response_doc(__brisk_response_doc))
+    };
 
     Ok(quote! {
         #func
@@ -657,8 +706,9 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                     ::std::boxed::Box::pin(async move {
                         #[allow(unused_mut)]
                         let mut __brisk_ex = ::brisk::params::Extraction::default();
+                        #handshake
                         if let ::core::result::Result::Err(resp) = __brisk_ex.dependencies(__brisk_cx).await {
-                            return resp;
+                            #respond
                         }
                         #(#extractions)*
                         #unwrap
@@ -666,6 +716,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                     })
                 }
 
+                #[allow(dead_code)]
                 fn __brisk_response_doc(
                     generator: &mut ::brisk::schemars::SchemaGenerator,
                 ) -> ::core::option::Option<::brisk::response::doc::ResponseDoc> {
@@ -682,7 +733,7 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
                     #is_async,
                 )
                 .params(&__BRISK_PARAMS)
-                .response_doc(__brisk_response_doc)
+                #response_doc
                 #(#builder)*
             }
         }

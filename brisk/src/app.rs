@@ -55,6 +55,8 @@ pub struct App {
     pub(crate) docs_urls: DocsUrls,
     /// App-wide layers and middleware, in the order added (innermost first).
     layers: Vec<AppLayer>,
+    /// Services mounted under a path prefix.
+    mounts: Vec<(String, crate::routing::BoxService)>,
     handlers: ExceptionHandlers,
 }
 
@@ -97,6 +99,7 @@ impl App {
             shutdown: Vec::new(),
             docs_urls: DocsUrls::default(),
             layers: Vec::new(),
+            mounts: Vec::new(),
             handlers: ExceptionHandlers::default(),
         }
     }
@@ -394,6 +397,34 @@ impl App {
         self
     }
 
+    /// Serves everything under `prefix` with `service`: a directory of
+    /// files ([`StaticFiles`](crate::response::StaticFiles)), or any tower
+    /// service (Starlette's `app.mount`). The service sees the path below the
+    /// prefix. Path operations are matched first.
+    ///
+    /// ```
+    /// use brisk::prelude::*;
+    /// use brisk::response::StaticFiles;
+    ///
+    /// let app = App::new().mount("/static", StaticFiles::new("examples/static").html(true));
+    /// let client = brisk::TestClient::new(app);
+    /// assert_eq!(client.get("/static/").send().header("content-type"), Some("text/html; charset=utf-8"));
+    /// ```
+    pub fn mount<S, R>(mut self, prefix: &str, service: S) -> Self
+    where
+        S: tower::Service<Request, Response = R, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        R: IntoResponse + 'static,
+    {
+        let prefix = prefix.trim_end_matches('/').to_owned();
+        self.mounts.push((prefix, Route::new(service).0));
+        self
+    }
+
     /// Answers errors of type `E` app-wide with `handler`, FastAPI's
     /// `@app.exception_handler(E)`. `E` can be [`HttpError`](crate::HttpError)
     /// (also 404 and 405), [`ValidationErrors`](crate::error::ValidationErrors)
@@ -526,6 +557,7 @@ impl App {
             Arc::clone(&watchdog),
             self.overrides,
             self.handlers,
+            config.websocket_settings(),
         ));
         let router = Router::new(operations, &app, limits.request_timeout);
         docs.set_operations(router.operations().map(|op| op.describe()).collect());
@@ -546,7 +578,7 @@ impl App {
                 }
             })
             .collect();
-        let core = Core::new(router, app, limits.clone());
+        let core = Core::new(router, app, self.mounts, limits.clone());
         AppService::new(core, layers, limits, (self.startup, self.shutdown), docs)
     }
 }

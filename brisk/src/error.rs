@@ -478,3 +478,19 @@ impl ExceptionHandlers {
         }
     }
 }
+
+/// FastAPI's 500 for a panic, carrying it for an exception handler.
+pub(crate) fn panic_response(message: String) -> Response {
+    let mut resp = crate::response::internal_server_error();
+    Raised::attach(&mut resp, Panic { message });
+    resp
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic payload>")
+}

@@ -34,7 +34,8 @@
 //! [`app`] (the builder) → [`serve`] (sockets, connections, deadlines,
 //! workers) → [`service`] (the app as a tower service: layers, middleware,
 //! limits, 404/405) → [`routing`] (the router, operations, exception
-//! handlers) → [`depends`] → [`params`] (path, query, header, cookie, body)
+//! handlers) → [`ws`] (WebSocket operations, after their handshake) →
+//! [`depends`] → [`params`] (path, query, header, cookie, body)
 //! → [`exec`] (event loop or thread pool, the watchdog) → [`error`],
 //! [`response`], [`body`]. [`openapi`] reads the operations from the side;
 //! [`testing`] drives the app in-process.
@@ -57,6 +58,7 @@ pub mod routing;
 pub mod serve;
 pub mod service;
 pub mod testing;
+pub mod ws;
 
 /// Middleware: function middleware (`from_fn`, `Next`) and the common ones
 /// (`Cors`, `GZip`, `TrustedHost`, `HttpsRedirect`); see [`service::middleware`].
@@ -67,7 +69,7 @@ pub mod middleware {
 
 pub use app::App;
 pub use brisk_macros::{
-    Exception, ParamEnum, delete, dependency, get, middleware, patch, post, put,
+    Exception, ParamEnum, delete, dependency, get, middleware, patch, post, put, websocket,
 };
 pub use error::HttpError;
 pub use exec::run_in_threadpool;
@@ -118,9 +120,10 @@ pub mod prelude {
     pub use crate::params::{Cookie, Header, Query, Request, State};
     pub use crate::response::{Html, IntoResponse, JsonResponse, NoContent};
     pub use crate::routing::ApiRouter;
+    pub use crate::ws::{Message, WebSocket, WebSocketDisconnect, WebSocketError};
     pub use crate::{
         App, Exception, HttpError, Json, ParamEnum, ServerConfig, delete, dependency, deps, get,
-        middleware, patch, post, put, routes, run_in_threadpool,
+        middleware, patch, post, put, routes, run_in_threadpool, websocket,
     };
     pub use http::StatusCode;
     pub use schemars::JsonSchema;

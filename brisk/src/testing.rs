@@ -122,6 +122,15 @@ impl TestClient {
         self.request(Method::DELETE, uri)
     }
 
+    /// Opens a WebSocket to `uri` (see [`TestWebSocketRequest::connect`]).
+    pub fn websocket(&self, uri: &str) -> TestWebSocketRequest<'_> {
+        TestWebSocketRequest {
+            client: self,
+            uri: uri.to_owned(),
+            headers: HeaderMap::new(),
+        }
+    }
+
     /// The app's OpenAPI document (what `GET /openapi.json` serves).
     pub fn openapi(&self) -> serde_json::Value {
         self.app.openapi_value()
@@ -258,5 +267,223 @@ impl TestResponse {
                 self.text()
             )
         })
+    }
+}
+
+/// A WebSocket handshake being built by [`TestClient::websocket`].
+pub struct TestWebSocketRequest<'a> {
+    client: &'a TestClient,
+    uri: String,
+    headers: HeaderMap,
+}
+
+impl<'a> TestWebSocketRequest<'a> {
+    /// Adds a header to the handshake request.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.append(
+            HeaderName::try_from(name).expect("header name"),
+            HeaderValue::try_from(value).expect("header value"),
+        );
+        self
+    }
+
+    /// Offers a subprotocol (`Sec-WebSocket-Protocol`).
+    pub fn subprotocol(self, protocol: &str) -> Self {
+        self.header("sec-websocket-protocol", protocol)
+    }
+
+    /// Performs the handshake: the open connection, or the HTTP answer
+    /// that refused it (403, 404, 500, ...).
+    pub fn connect(self) -> Result<TestWebSocket<'a>, TestResponse> {
+        use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+        let client = self.client;
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let mut req = http::Request::new(Body::empty());
+        *req.uri_mut() = self.uri.parse().expect("request URI");
+        *req.headers_mut() = self.headers;
+        let h = req.headers_mut();
+        h.entry(http::header::HOST)
+            .or_insert(HeaderValue::from_static("testserver"));
+        h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
+        h.insert(
+            http::header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        h.insert(
+            http::header::SEC_WEBSOCKET_KEY,
+            HeaderValue::try_from(generate_key()).expect("a base64 key"),
+        );
+        req.extensions_mut()
+            .insert(crate::ws::TestUpgrade(Arc::new(std::sync::Mutex::new(
+                Some(server_io),
+            ))));
+        let app = Arc::clone(&client.app);
+        let (parts, body) = client.runtime.block_on(async move {
+            let task = tokio::spawn(async move {
+                let (parts, body) = app.handle(req).await.into_parts();
+                (parts, body.collect_bytes().await)
+            });
+            task.await.expect("the handshake task never panics")
+        });
+        let body = body.unwrap_or_else(|e| panic!("the response body failed: {e}"));
+        if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(TestResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            });
+        }
+        let stream = client
+            .runtime
+            .block_on(tokio_tungstenite::WebSocketStream::from_raw_socket(
+                client_io,
+                tokio_tungstenite::tungstenite::protocol::Role::Client,
+                None,
+            ));
+        Ok(TestWebSocket {
+            client,
+            stream,
+            headers: parts.headers,
+        })
+    }
+}
+
+/// A WebSocket connection opened by a [`TestClient`] (Starlette's
+/// `WebSocketTestSession`). Its calls block until done.
+///
+/// ```
+/// use brisk::prelude::*;
+///
+/// #[websocket("/ws")]
+/// async fn hello(mut ws: WebSocket) -> Result<(), WebSocketError> {
+///     ws.accept().await?;
+///     ws.send_json(&json!({"hello": "world"})).await?;
+///     ws.close(1000, "bye").await;
+///     Ok(())
+/// }
+///
+/// let client = brisk::TestClient::new(App::new().routes(routes![hello]));
+/// let mut ws = client.websocket("/ws").connect().unwrap();
+/// assert_eq!(ws.receive_json::<Value>().unwrap(), json!({"hello": "world"}));
+/// let closed = ws.receive().unwrap_err();
+/// assert_eq!((closed.code, closed.reason.as_str()), (1000, "bye"));
+/// ```
+pub struct TestWebSocket<'a> {
+    client: &'a TestClient,
+    stream: tokio_tungstenite::WebSocketStream<tokio::io::DuplexStream>,
+    headers: HeaderMap,
+}
+
+impl std::fmt::Debug for TestWebSocket<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestWebSocket")
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestWebSocket<'_> {
+    /// The headers of the `101 Switching Protocols` answer.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The subprotocol the server chose, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    fn send(&mut self, message: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        let stream = &mut self.stream;
+        // A failed send shows up as the close on the next receive.
+        let _ = self.client.runtime.block_on(stream.send(message));
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) {
+        self.send(tokio_tungstenite::tungstenite::Message::text(text));
+    }
+
+    /// Sends a binary message.
+    pub fn send_bytes(&mut self, bytes: impl Into<Bytes>) {
+        self.send(tokio_tungstenite::tungstenite::Message::binary(
+            bytes.into(),
+        ));
+    }
+
+    /// Sends `value` as JSON in a text message.
+    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        let text = serde_json::to_string(value).expect("serialisable JSON");
+        self.send_text(&text);
+    }
+
+    /// Closes the connection with `code` and `reason`.
+    pub fn close(&mut self, code: u16, reason: &str) {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.to_owned().into(),
+        };
+        self.send(tokio_tungstenite::tungstenite::Message::Close(Some(frame)));
+    }
+
+    /// The next message, or how the connection ended (the server's close
+    /// code and reason; 1006 if it went away without one). Panics after
+    /// 30 s without either, so that a test never hangs.
+    pub fn receive(&mut self) -> Result<crate::ws::Message, crate::ws::WebSocketDisconnect> {
+        use crate::ws::{Message, WebSocketDisconnect};
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message as Frame;
+        let stream = &mut self.stream;
+        self.client.runtime.block_on(async {
+            loop {
+                let next = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next())
+                    .await
+                    .expect("no WebSocket message or close within 30 s");
+                return match next {
+                    Some(Ok(Frame::Text(text))) => Ok(Message::Text(text.as_str().to_owned())),
+                    Some(Ok(Frame::Binary(bytes))) => Ok(Message::Binary(bytes)),
+                    Some(Ok(Frame::Close(Some(frame)))) => Err(WebSocketDisconnect::new(
+                        u16::from(frame.code),
+                        frame.reason.as_str(),
+                    )),
+                    Some(Ok(Frame::Close(None))) => Err(WebSocketDisconnect::new(1005, "")),
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => Err(WebSocketDisconnect::new(1006, "")),
+                };
+            }
+        })
+    }
+
+    /// The next message as text (panics on a binary one).
+    pub fn receive_text(&mut self) -> Result<String, crate::ws::WebSocketDisconnect> {
+        match self.receive()? {
+            crate::ws::Message::Text(text) => Ok(text),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    /// The next message as bytes (panics on a text one).
+    pub fn receive_bytes(&mut self) -> Result<Bytes, crate::ws::WebSocketDisconnect> {
+        match self.receive()? {
+            crate::ws::Message::Binary(bytes) => Ok(bytes),
+            other => panic!("expected a binary message, got {other:?}"),
+        }
+    }
+
+    /// The next message parsed as JSON (panics if it is not JSON of `T`).
+    pub fn receive_json<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<T, crate::ws::WebSocketDisconnect> {
+        let text = self.receive_text()?;
+        Ok(serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("not the expected JSON ({e}): {text}")))
     }
 }

@@ -298,15 +298,70 @@ fn nesting_depth(bytes: &[u8]) -> usize {
 
 /// FastAPI's answer to a syntactically invalid body.
 fn json_invalid(bytes: &[u8]) -> ErrorItem {
+    json_invalid_at(bytes, vec![LocPart::from("body")])
+}
+
+/// A `json_invalid` error at Python's position of the first syntax error,
+/// after `loc`.
+fn json_invalid_at(bytes: &[u8], mut loc: Vec<LocPart>) -> ErrorItem {
     let text = String::from_utf8_lossy(bytes);
     let (error, pos) = python_json_error(&text).unwrap_or(("Expecting value", 0));
+    loc.push(LocPart::Index(pos));
     ErrorItem::new(
         "json_invalid",
-        vec![LocPart::from("body"), LocPart::Index(pos)],
+        loc,
         "JSON decode error",
         serde_json::json!({}),
     )
     .with_ctx(serde_json::json!({ "error": error }))
+}
+
+/// The schema of `T`, made once per type (for values that are not
+/// parameters, such as WebSocket messages).
+fn schema_of<T: JsonSchema + 'static>() -> std::sync::Arc<BodySchema> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, RwLock};
+    static SCHEMAS: LazyLock<RwLock<HashMap<TypeId, Arc<BodySchema>>>> =
+        LazyLock::new(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(schema) = SCHEMAS.read().expect("schema cache").get(&id) {
+        return Arc::clone(schema);
+    }
+    let schema = Arc::new(BodySchema::of::<T>());
+    SCHEMAS
+        .write()
+        .expect("schema cache")
+        .insert(id, Arc::clone(&schema));
+    schema
+}
+
+/// Parses and validates one JSON message (a WebSocket message) into `T`,
+/// with pydantic's errors, located from the message's root.
+pub(crate) fn parse_message<T>(bytes: &[u8]) -> Result<T, Vec<ErrorItem>>
+where
+    T: DeserializeOwned + JsonSchema + 'static,
+{
+    let schema = schema_of::<T>();
+    if !schema.has_constraints
+        && let Ok(v) = serde_json::from_slice::<T>(bytes)
+    {
+        return Ok(v);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => validate_value::<T>(value, &schema, Vec::new()),
+        // Too deep for Python's scanner to locate (see `json_decode`).
+        Err(_) if nesting_depth(bytes) > MAX_DEPTH => Err(vec![
+            ErrorItem::new(
+                "json_invalid",
+                Vec::new(),
+                "JSON decode error",
+                serde_json::json!({}),
+            )
+            .with_ctx(serde_json::json!({ "error": "Maximum nesting depth exceeded" })),
+        ]),
+        Err(_) => Err(vec![json_invalid_at(bytes, Vec::new())]),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,47 @@ pub struct AppContext {
     overrides: RwLock<Vec<(TypeId, ErasedRun)>>,
     /// The app's exception handlers (`App::exception_handler`).
     pub(crate) handlers: ExceptionHandlers,
+    /// WebSocket limits and keep-alive pings.
+    pub(crate) websocket: WebSocketSettings,
+}
+
+/// WebSocket limits and keep-alive pings, from the server configuration
+/// (`--ws-max-message-size`, `--ws-max-frame-size`, `--ws-ping-interval`,
+/// `--ws-ping-timeout`, `--ws-max-queue`).
+///
+/// ```
+/// let settings = brisk::params::WebSocketSettings::default();
+/// assert_eq!(settings.max_message_size, 16 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct WebSocketSettings {
+    /// The largest message in bytes, reassembled from its frames; larger:
+    /// the connection is closed with 1009.
+    pub max_message_size: usize,
+    /// The largest single frame in bytes; larger: closed with 1009.
+    pub max_frame_size: usize,
+    /// How often the server pings an open connection (`None`: never).
+    pub ping_interval: Option<std::time::Duration>,
+    /// How long a ping may go unanswered before the connection is closed
+    /// with 1011.
+    pub ping_timeout: std::time::Duration,
+    /// Received messages buffered for a handler that has not asked for them
+    /// yet; beyond it the server stops reading (backpressure).
+    pub max_queue: usize,
+}
+
+impl Default for WebSocketSettings {
+    /// uvicorn's defaults: 16 MiB messages, a ping every 20 s answered
+    /// within 20 s, 32 queued messages.
+    fn default() -> Self {
+        WebSocketSettings {
+            max_message_size: 16 * 1024 * 1024,
+            max_frame_size: 16 * 1024 * 1024,
+            ping_interval: Some(std::time::Duration::from_secs(20)),
+            ping_timeout: std::time::Duration::from_secs(20),
+            max_queue: 32,
+        }
+    }
 }
 
 impl AppContext {
@@ -46,6 +87,7 @@ impl AppContext {
         watchdog: Arc<Watchdog>,
         overrides: Vec<(TypeId, ErasedRun)>,
         handlers: ExceptionHandlers,
+        websocket: WebSocketSettings,
     ) -> Self {
         AppContext {
             max_body_size,
@@ -54,7 +96,13 @@ impl AppContext {
             watchdog,
             overrides: RwLock::new(overrides),
             handlers,
+            websocket,
         }
+    }
+
+    /// The WebSocket limits and keep-alive settings.
+    pub fn websocket(&self) -> &WebSocketSettings {
+        &self.websocket
     }
 
     /// The override registered for dependency `id`, if any.
@@ -153,6 +201,10 @@ pub struct RequestContext {
     scope: SyncWrapper<RequestScope>,
     /// The body parsed once for embedded body parameters.
     pub(crate) embedded: Option<body::EmbeddedBody>,
+    /// A WebSocket handshake in progress (`ws::handshake`), for the
+    /// `WebSocket` parameter and the code that answers it. Typed `Any`
+    /// because `ws` comes after `params` in the module chain.
+    pub(crate) websocket: SyncWrapper<Option<Box<dyn Any + Send>>>,
 }
 
 impl RequestContext {
@@ -173,7 +225,18 @@ impl RequestContext {
             dep_cache: SyncWrapper::new(Vec::new()),
             scope: SyncWrapper::new(RequestScope::default()),
             embedded: None,
+            websocket: SyncWrapper::new(None),
         }
+    }
+
+    /// The WebSocket handshake slot (see the field).
+    pub(crate) fn websocket_slot(&mut self) -> &mut Option<Box<dyn Any + Send>> {
+        self.websocket.get_mut()
+    }
+
+    /// The app context, shared.
+    pub(crate) fn app_arc(&self) -> &Arc<AppContext> {
+        &self.app
     }
 
     pub(crate) fn dep_cache(&mut self) -> &mut Vec<(TypeId, Box<dyn Any + Send>)> {

@@ -36,7 +36,8 @@ use crate::exec::scope::BoxFuture;
 use crate::response::{IntoResponse, Response};
 
 pub use body::Embed;
-pub use context::{AppContext, RequestContext, RouteInfo};
+pub(crate) use body::parse_message;
+pub use context::{AppContext, RequestContext, RouteInfo, WebSocketSettings};
 pub use scalar::{ParamValue, ParseError, parse_enum};
 pub use security::{ApiKeyHeader, HttpBearer};
 pub use sources::{Cookie, FromValues, Header, Query, Request};

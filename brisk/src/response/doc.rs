@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::{Html, Json, NoContent};
+use super::{FileResponse, Html, Json, NoContent, Sse, StreamingResponse};
 
 /// A documented response body.
 #[derive(Debug)]
@@ -60,6 +60,36 @@ macro_rules! text_response {
 }
 
 text_response!(String => "text/plain", &'static str => "text/plain", Html<String> => "text/html", Html<&'static str> => "text/html");
+
+/// Server-Sent Events: a stream of text in the `text/event-stream` format.
+impl ResponseSchema for Sse {
+    fn response_doc(_generator: &mut SchemaGenerator) -> ResponseDoc {
+        ResponseDoc {
+            content_type: "text/event-stream",
+            schema: schemars::json_schema!({"type": "string"}),
+        }
+    }
+}
+
+/// A file: bytes (its actual type comes from its extension at run time).
+impl ResponseSchema for FileResponse {
+    fn response_doc(_generator: &mut SchemaGenerator) -> ResponseDoc {
+        ResponseDoc {
+            content_type: "application/octet-stream",
+            schema: schemars::json_schema!({"type": "string", "format": "binary"}),
+        }
+    }
+}
+
+/// A stream of bytes (its media type is set at run time).
+impl ResponseSchema for StreamingResponse {
+    fn response_doc(_generator: &mut SchemaGenerator) -> ResponseDoc {
+        ResponseDoc {
+            content_type: "application/octet-stream",
+            schema: schemars::json_schema!({"type": "string", "format": "binary"}),
+        }
+    }
+}
 
 impl ResponseSchema for NoContent {
     fn response_doc(_generator: &mut SchemaGenerator) -> ResponseDoc {

@@ -7,6 +7,14 @@
 //! [`HttpError`](crate::HttpError).
 
 pub mod doc;
+mod file;
+mod sse;
+mod stream;
+
+pub(crate) use file::Deferred;
+pub use file::{FileResponse, StaticFiles};
+pub use sse::{Event, Sse};
+pub use stream::{Chunk, StreamingResponse, iterate_in_threadpool};
 
 use bytes::{BufMut, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -242,6 +250,61 @@ where
 {
     fn into_response(self) -> Response {
         self.map(Body::new)
+    }
+}
+
+/// A redirect: 307 (the method and body are kept) by default, as
+/// Starlette's `RedirectResponse`.
+///
+/// ```
+/// use brisk::response::{IntoResponse, RedirectResponse};
+///
+/// let resp = RedirectResponse::new("/items/").into_response();
+/// assert_eq!(resp.status(), 307);
+/// assert_eq!(resp.headers()["location"], "/items/");
+/// assert_eq!(RedirectResponse::new("/").status(301).into_response().status(), 301);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedirectResponse {
+    location: String,
+    status: StatusCode,
+}
+
+impl RedirectResponse {
+    /// A 307 redirect to `location` (a URL or a path).
+    pub fn new(location: impl Into<String>) -> Self {
+        RedirectResponse {
+            location: location.into(),
+            status: StatusCode::TEMPORARY_REDIRECT,
+        }
+    }
+
+    /// Another redirect status: 301, 302, 303 or 308 (panics on others).
+    pub fn status(mut self, status: u16) -> Self {
+        assert!(
+            matches!(status, 301 | 302 | 303 | 307 | 308),
+            "a redirect status is 301, 302, 303, 307 or 308"
+        );
+        self.status = StatusCode::from_u16(status).expect("a redirect status");
+        self
+    }
+}
+
+impl IntoResponse for RedirectResponse {
+    fn into_response(self) -> Response {
+        let mut resp = http::Response::new(Body::empty());
+        *resp.status_mut() = self.status;
+        resp.extensions_mut().insert(ExplicitStatus);
+        match HeaderValue::try_from(self.location) {
+            Ok(location) => {
+                resp.headers_mut().insert(http::header::LOCATION, location);
+                resp
+            }
+            Err(_) => {
+                tracing::error!("a redirect location is not a valid header value");
+                internal_server_error()
+            }
+        }
     }
 }
 

@@ -19,10 +19,10 @@ use tower::{Service, ServiceExt};
 
 use super::HandlerFn;
 use crate::body::{Body, BoxError};
-use crate::error::{Panic, Raised};
+use crate::error::{panic_message, panic_response};
 use crate::exec::scope::Outcome;
 use crate::params::{AppContext, RequestContext, RouteInfo};
-use crate::response::{IntoResponse, Response, internal_server_error};
+use crate::response::{IntoResponse, Response};
 
 /// A request, as every layer sees it.
 pub type Request = http::Request<Body>;
@@ -186,25 +186,10 @@ pub(crate) async fn run(
             (panic_response(message), outcome)
         }
     };
+    let resp = crate::response::Deferred::finish(resp, cx.parts()).await;
     let mut resp = app.handlers.answer(cx.parts(), resp);
     if let Some(after) = std::mem::take(cx.scope()).into_after_response(outcome, &app.pool) {
         resp.body_mut().attach_guard(Box::new(after));
     }
     resp
-}
-
-/// FastAPI's 500 for a panic, carrying it for an exception handler.
-pub(crate) fn panic_response(message: String) -> Response {
-    let mut resp = internal_server_error();
-    Raised::attach(&mut resp, Panic { message });
-    resp
-}
-
-/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
-pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<non-string panic payload>")
 }

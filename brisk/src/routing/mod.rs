@@ -16,7 +16,7 @@ use tower::util::BoxCloneSyncService;
 use crate::params::{AppContext, RouteInfo};
 pub use group::ApiRouter;
 pub use invoke::{BoxService, Request, Route};
-pub(crate) use invoke::{LayerFn, PathParams, layer_fn, panic_message, panic_response, run};
+pub(crate) use invoke::{LayerFn, PathParams, layer_fn, run};
 pub use operation::{HandlerFn, HandlerFuture, IntoOperation, Operation, Param};
 #[doc(hidden)]
 pub use operation::{call_async, call_sync};

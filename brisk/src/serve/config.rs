@@ -123,6 +123,28 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_BACKLOG", default_value_t = 2048)]
     pub backlog: i32,
 
+    /// Largest WebSocket message in bytes (reassembled from its frames);
+    /// larger: the connection is closed with 1009.
+    #[arg(long, alias = "ws-max-size", env = "BRISK_WS_MAX_MESSAGE_SIZE", default_value_t = 16 * 1024 * 1024)]
+    pub ws_max_message_size: usize,
+
+    /// Largest single WebSocket frame in bytes; larger: closed with 1009.
+    #[arg(long, env = "BRISK_WS_MAX_FRAME_SIZE", default_value_t = 16 * 1024 * 1024)]
+    pub ws_max_frame_size: usize,
+
+    /// Seconds between the server's keep-alive pings on a WebSocket (0: none).
+    #[arg(long, env = "BRISK_WS_PING_INTERVAL", default_value_t = 20.0)]
+    pub ws_ping_interval: f64,
+
+    /// Seconds a ping may go unanswered before the WebSocket is closed with 1011.
+    #[arg(long, env = "BRISK_WS_PING_TIMEOUT", default_value_t = 20.0)]
+    pub ws_ping_timeout: f64,
+
+    /// WebSocket messages queued for a handler that has not read them yet;
+    /// beyond it the server stops reading from that client (backpressure).
+    #[arg(long, env = "BRISK_WS_MAX_QUEUE", default_value_t = 32)]
+    pub ws_max_queue: usize,
+
     /// Do not log one line per request.
     #[arg(long, env = "BRISK_NO_ACCESS_LOG")]
     pub no_access_log: bool,
@@ -147,6 +169,17 @@ impl ServerConfig {
             write_idle: seconds(self.timeout_write_idle),
             max_header_size: self.limit_max_header_size,
             max_headers: self.limit_max_headers.max(1),
+        }
+    }
+
+    /// The WebSocket limits and keep-alive pings.
+    pub(crate) fn websocket_settings(&self) -> crate::params::WebSocketSettings {
+        crate::params::WebSocketSettings {
+            max_message_size: self.ws_max_message_size.max(1),
+            max_frame_size: self.ws_max_frame_size.max(1),
+            ping_interval: (self.ws_ping_interval > 0.0).then(|| seconds(self.ws_ping_interval)),
+            ping_timeout: seconds(self.ws_ping_timeout),
+            max_queue: self.ws_max_queue.max(1),
         }
     }
 

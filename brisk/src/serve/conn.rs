@@ -26,8 +26,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, HOST, HeaderValue};
-use http::{Request, Version};
+use http::header::{CONNECTION, HOST, HeaderValue, UPGRADE};
+use http::{Request, StatusCode, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -131,19 +131,27 @@ pub(crate) async fn serve_connection(
         settings.write_idle,
         Arc::clone(&state),
     ));
+    let mut draining = handle.draining();
+    // A WebSocket keeps a sender while it is open; the connection's task
+    // waits for all of them to drop (see the end of this function).
+    let (upgraded_tx, mut upgraded) = tokio::sync::mpsc::channel::<()>(1);
     let service = {
         let state = Arc::clone(&state);
         let body_deadlines = settings.body;
-        service_fn(move |req: Request<Incoming>| {
+        let draining = draining.clone();
+        service_fn(move |mut req: Request<Incoming>| {
             let app = Arc::clone(&app);
             let busy = state.enter();
             let closing = state.is_closing();
+            if req.headers().contains_key(UPGRADE) {
+                req.extensions_mut()
+                    .insert(upgrade_hold(&state, &draining, &upgraded_tx));
+            }
             async move {
                 Ok::<_, Infallible>(answer(&app, req, busy, closing, body_deadlines, peer).await)
             }
         })
     };
-    let mut draining = handle.draining();
     if is_h2 {
         let conn = protocols.h2.serve_connection(io, service);
         tokio::pin!(conn);
@@ -189,16 +197,35 @@ pub(crate) async fn serve_connection(
         // HTTP/1.1: hyper's header timer closes idle and slow connections;
         // draining only marks answers `Connection: close` (see `answer`), so
         // an idle connection is never closed under a request in flight.
-        let conn = protocols.h1.serve_connection(io, service).with_upgrades();
-        tokio::pin!(conn);
+        let mut conn = Box::pin(protocols.h1.serve_connection(io, service).with_upgrades());
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             }
-            () = state.shed() => {}
+            () = state.shed() => return,
         }
+        // Upgraded to a WebSocket: the socket now belongs to its task, but
+        // the connection stays registered (and busy) until it closes, so
+        // that shutdown waits for it and the descriptor count stays true.
+        drop(conn);
+        upgraded.recv().await;
+    }
+}
+
+/// What a request asking for an upgrade carries for the WebSocket code:
+/// the draining signal, and a way to keep this connection busy.
+fn upgrade_hold(
+    state: &Arc<super::tracker::ConnState>,
+    draining: &tokio::sync::watch::Receiver<bool>,
+    upgraded: &tokio::sync::mpsc::Sender<()>,
+) -> crate::ws::UpgradeHold {
+    let state = Arc::clone(state);
+    let upgraded = upgraded.clone();
+    crate::ws::UpgradeHold {
+        draining: draining.clone(),
+        enter: Arc::new(move || Box::new((state.enter(), upgraded.clone()))),
     }
 }
 
@@ -252,7 +279,9 @@ async fn answer(
         app.handle(Request::from_parts(parts, body)).await
     };
     let close = closing || resp.extensions().get::<CloseConnection>().is_some();
-    if close && version <= Version::HTTP_11 {
+    // A 101 keeps the connection (it becomes a WebSocket); a draining
+    // server closes that with 1001 instead.
+    if close && version <= Version::HTTP_11 && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }

@@ -94,17 +94,34 @@ pub struct MatchedPath(pub &'static str);
 pub(crate) struct Core {
     pub(crate) router: Router,
     pub(crate) app: Arc<AppContext>,
+    /// Services mounted under a path prefix (`App::mount`), longest first.
+    mounts: Vec<(String, BoxService)>,
     limits: Limits,
     in_flight: AtomicUsize,
 }
 
 impl Core {
-    pub(crate) fn new(router: Router, app: Arc<AppContext>, limits: Limits) -> Arc<Self> {
+    pub(crate) fn new(
+        router: Router,
+        app: Arc<AppContext>,
+        mut mounts: Vec<(String, BoxService)>,
+        limits: Limits,
+    ) -> Arc<Self> {
+        mounts.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         Arc::new(Core {
             router,
             app,
+            mounts,
             limits,
             in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// The mounted service for `path`, and the path under its prefix.
+    fn mount_for(&self, path: &str) -> Option<(&BoxService, String)> {
+        self.mounts.iter().find_map(|(prefix, service)| {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| (service, rest.to_owned()))
         })
     }
 
@@ -123,6 +140,24 @@ impl Core {
                 return self.app.handlers.answer(&parts, error.into_response());
             }
             RouteMatch::NotFound => {
+                if let Some((service, rest)) = self.mount_for(parts.uri.path()) {
+                    let mut service = service.clone();
+                    let mut uri = rest;
+                    if let Some(query) = parts.uri.query() {
+                        uri.push('?');
+                        uri.push_str(query);
+                    }
+                    if let Ok(uri) = uri.parse() {
+                        parts.uri = uri;
+                    }
+                    let head = parts.clone();
+                    let req = http::Request::from_parts(parts, body);
+                    let resp = match service.call(req).await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    };
+                    return self.app.handlers.answer(&head, resp);
+                }
                 let resp = self.not_found(&parts);
                 return self.app.handlers.answer(&parts, resp);
             }
@@ -315,12 +350,12 @@ impl AppService {
                     Ok(Ok(resp)) => resp,
                     Ok(Err(never)) => match never {},
                     Err(panic) => {
-                        let message = crate::routing::panic_message(&panic).to_owned();
+                        let message = crate::error::panic_message(&panic).to_owned();
                         tracing::error!(
                             panic = message,
                             "a layer or middleware panicked; answered 500, still serving"
                         );
-                        crate::routing::panic_response(message)
+                        crate::error::panic_response(message)
                     }
                 }
             }
