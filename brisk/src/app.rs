@@ -547,18 +547,20 @@ impl App {
             request_timeout: config.timeout_request.map(crate::serve::seconds),
             access_log: !config.no_access_log,
         };
-        let app = Arc::new(AppContext::new(
-            config
-                .max_body_size
-                .or(self.max_body_size)
-                .unwrap_or(DEFAULT_MAX_BODY_SIZE),
-            state,
-            Arc::clone(&pool),
-            Arc::clone(&watchdog),
-            self.overrides,
-            self.handlers,
-            config.websocket_settings(),
-        ));
+        let app = Arc::new(
+            AppContext::new(
+                config
+                    .max_body_size
+                    .or(self.max_body_size)
+                    .unwrap_or(DEFAULT_MAX_BODY_SIZE),
+                state,
+                Arc::clone(&pool),
+                Arc::clone(&watchdog),
+                self.overrides,
+                self.handlers,
+            )
+            .with_input_limits(config.websocket_settings(), config.upload_limits()),
+        );
         let router = Router::new(operations, &app, limits.request_timeout);
         docs.set_operations(router.operations().map(|op| op.describe()).collect());
         let mut next_watch = router.operations().count();

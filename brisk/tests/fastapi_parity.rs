@@ -158,8 +158,41 @@ struct Case {
 #[serde(untagged)]
 enum BodySpec {
     Text(String),
-    Hex { hex: String },
+    Hex {
+        hex: String,
+    },
+    Repeat {
+        repeat: String,
+        times: usize,
+    },
+    /// A multipart body, encoded as `fastapi/record_forms.py` does.
+    Multipart {
+        boundary: String,
+        multipart: Vec<Part>,
+    },
+}
+
+/// One part of a recorded multipart body.
+#[derive(Deserialize)]
+struct Part {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    #[serde(default)]
+    data: PartData,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PartData {
+    Text(String),
     Repeat { repeat: String, times: usize },
+}
+
+impl Default for PartData {
+    fn default() -> Self {
+        PartData::Text(String::new())
+    }
 }
 
 impl BodySpec {
@@ -171,6 +204,36 @@ impl BodySpec {
                 .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex byte"))
                 .collect(),
             BodySpec::Repeat { repeat, times } => repeat.repeat(*times).into_bytes(),
+            // The encoding documented at the top of `record_forms.py`.
+            BodySpec::Multipart {
+                boundary,
+                multipart,
+            } => {
+                let mut body = Vec::new();
+                for part in multipart {
+                    body.extend(format!("--{boundary}\r\n").bytes());
+                    let mut disposition =
+                        format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+                    if let Some(filename) = &part.filename {
+                        disposition.push_str(&format!("; filename=\"{filename}\""));
+                    }
+                    body.extend(disposition.bytes());
+                    body.extend(b"\r\n");
+                    if let Some(ct) = &part.content_type {
+                        body.extend(format!("Content-Type: {ct}\r\n").bytes());
+                    }
+                    body.extend(b"\r\n");
+                    match &part.data {
+                        PartData::Text(text) => body.extend(text.bytes()),
+                        PartData::Repeat { repeat, times } => {
+                            body.extend(repeat.repeat(*times).bytes())
+                        }
+                    }
+                    body.extend(b"\r\n");
+                }
+                body.extend(format!("--{boundary}--\r\n").bytes());
+                body
+            }
         }
     }
 }
@@ -492,6 +555,185 @@ fn the_tutorial_twins_openapi_document_equals_fastapis() {
     let fixture: Value =
         serde_json::from_str(include_str!("fixtures/fastapi_parity_openapi.json")).unwrap();
     let ours = TestClient::new(tutorial_twin::app()).openapi();
+    let differences = common::json_differences(&fixture["openapi"], &ours);
+    assert!(
+        differences.is_empty(),
+        "{} differences from FastAPI's document:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+/// The brisk twin of `fastapi/forms_app.py`: forms, uploads, FastAPI's
+/// "Simple OAuth2 with Password and Bearer" tutorial and HTTP Basic.
+mod forms_twin {
+    use brisk::params::{
+        FileBytes, Form, FormField, HttpBasic, OAuth2PasswordBearer, OAuth2PasswordRequestForm,
+        TokenUrl, UploadFile,
+    };
+    use brisk::prelude::*;
+
+    #[post("/login/")]
+    async fn login_form(
+        username: FormField<String>,
+        #[param(min_length = 3)] password: FormField<String>,
+        #[param(default = FormField(false))] remember: FormField<bool>,
+    ) -> Json<Value> {
+        let _ = password;
+        Json(json!({"username": username.0, "remember": remember.0}))
+    }
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    pub struct Profile {
+        #[schemars(length(max = 20))]
+        name: String,
+        #[schemars(range(min = 0, max = 150))]
+        age: i64,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    #[post("/profile/")]
+    async fn profile_form(profile: Form<Profile>) -> Json<Value> {
+        Json(json!(profile.0))
+    }
+
+    #[post("/files/")]
+    async fn create_file(file: FileBytes) -> Json<Value> {
+        Json(json!({"file_size": file.0.len()}))
+    }
+
+    #[post("/uploadfile/")]
+    async fn create_upload_file(
+        file: UploadFile,
+        #[param(default = FormField(String::new()))] note: FormField<String>,
+    ) -> Json<Value> {
+        let bytes = file.bytes().await.expect("readable upload");
+        let head: String = bytes.iter().take(10).map(|&b| b as char).collect();
+        Json(json!({
+            "filename": file.filename,
+            "content_type": file.content_type,
+            "size": file.size(),
+            "note": note.0,
+            "head": head,
+        }))
+    }
+
+    #[post("/uploadfiles/")]
+    async fn create_upload_files(files: Vec<UploadFile>) -> Json<Value> {
+        let filenames: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
+        let sizes: Vec<u64> = files.iter().map(UploadFile::size).collect();
+        Json(json!({"filenames": filenames, "sizes": sizes}))
+    }
+
+    #[post("/optional-file/")]
+    async fn optional_file(file: Option<UploadFile>) -> Json<Value> {
+        Json(json!({"filename": file.map(|f| f.filename)}))
+    }
+
+    #[derive(Clone, Serialize)]
+    pub struct UserInDb {
+        username: String,
+        email: Option<String>,
+        full_name: Option<String>,
+        disabled: Option<bool>,
+        hashed_password: String,
+    }
+
+    fn get_user(username: &str) -> Option<UserInDb> {
+        let (full_name, email, hashed, disabled) = match username {
+            "johndoe" => ("John Doe", "johndoe@example.com", "fakehashedsecret", false),
+            "alice" => (
+                "Alice Wonderson",
+                "alice@example.com",
+                "fakehashedsecret2",
+                true,
+            ),
+            _ => return None,
+        };
+        Some(UserInDb {
+            username: username.to_owned(),
+            email: Some(email.to_owned()),
+            full_name: Some(full_name.to_owned()),
+            disabled: Some(disabled),
+            hashed_password: hashed.to_owned(),
+        })
+    }
+
+    pub struct Token;
+    impl TokenUrl for Token {
+        const TOKEN_URL: &'static str = "token";
+    }
+
+    #[dependency]
+    async fn get_current_user(token: OAuth2PasswordBearer<Token>) -> Result<UserInDb, HttpError> {
+        get_user(&token.token).ok_or_else(|| {
+            HttpError::unauthorized("Invalid authentication credentials")
+                .with_header("www-authenticate", "Bearer")
+        })
+    }
+
+    #[dependency]
+    async fn get_current_active_user(
+        user: Depends<get_current_user>,
+    ) -> Result<UserInDb, HttpError> {
+        if user.disabled == Some(true) {
+            return Err(HttpError::bad_request("Inactive user"));
+        }
+        Ok(user.clone())
+    }
+
+    #[post("/token")]
+    async fn login(form_data: OAuth2PasswordRequestForm) -> Result<Json<Value>, HttpError> {
+        let incorrect = || HttpError::bad_request("Incorrect username or password");
+        let user = get_user(&form_data.username).ok_or_else(incorrect)?;
+        if format!("fakehashed{}", form_data.password) != user.hashed_password {
+            return Err(incorrect());
+        }
+        Ok(Json(
+            json!({"access_token": user.username, "token_type": "bearer"}),
+        ))
+    }
+
+    #[get("/users/me")]
+    async fn read_users_me(current_user: Depends<get_current_active_user>) -> Json<Value> {
+        Json(json!(*current_user))
+    }
+
+    #[get("/basic/")]
+    async fn basic(credentials: HttpBasic) -> Json<Value> {
+        Json(json!({"username": credentials.username, "password": credentials.password}))
+    }
+
+    pub fn app() -> App {
+        App::new().title("Forms").version("1.0.0").routes(routes![
+            login_form,
+            profile_form,
+            create_file,
+            create_upload_file,
+            create_upload_files,
+            optional_file,
+            login,
+            read_users_me,
+            basic
+        ])
+    }
+}
+
+#[test]
+fn every_recorded_answer_of_fastapis_forms_twin_is_reproduced() {
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/fastapi_forms.json")).expect("fixture file");
+    assert!(fixture.cases.len() >= 80, "the whole recorded list");
+    let client = TestClient::new(forms_twin::app());
+    replay(&client, &fixture, &[]);
+}
+
+#[test]
+fn the_forms_twins_openapi_document_equals_fastapis() {
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/fastapi_forms_openapi.json")).unwrap();
+    let ours = TestClient::new(forms_twin::app()).openapi();
     let differences = common::json_differences(&fixture["openapi"], &ours);
     assert!(
         differences.is_empty(),

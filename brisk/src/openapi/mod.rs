@@ -150,6 +150,9 @@ struct Inputs {
     body: Option<Value>,
     /// Body parameters read from fields of the body: name, schema, required.
     embedded: Vec<(&'static str, Value, bool)>,
+    /// Form fields: name, schema, required; and whether one is a file.
+    form: Vec<(&'static str, Value, bool)>,
+    form_has_file: bool,
     validates: bool,
     /// Security schemes the operation requires: name and scheme object.
     security: Vec<(&'static str, Value)>,
@@ -193,6 +196,29 @@ impl Inputs {
                         param["deprecated"] = true.into();
                     }
                     self.parameters.push(param);
+                }
+                ParamDoc::FormField {
+                    schema,
+                    required,
+                    file,
+                } => {
+                    self.validates = true;
+                    self.form_has_file |= file;
+                    let name = p.spec.wire_name(Location::Body);
+                    let schema = constrained_schema(p.spec, Location::Body, schema(generator));
+                    self.form
+                        .push((name, schema, required && !p.spec.has_default));
+                }
+                ParamDoc::FormFields { fields } => {
+                    self.validates = true;
+                    self.form.extend(fields());
+                }
+                ParamDoc::FormModel { schema } => {
+                    self.validates = true;
+                    self.body = Some(json!({
+                        "content": {"application/x-www-form-urlencoded": {"schema": schema(generator)}},
+                        "required": true,
+                    }));
                 }
                 ParamDoc::Security { name, scheme } => {
                     if !self.security.iter().any(|(n, _)| *n == name) {
@@ -252,6 +278,37 @@ fn operation_object(
         inputs.add_dependency(dep.info(), generator, &mut seen);
     }
     inputs.add_params(op.params, generator, &mut seen);
+    if !inputs.form.is_empty() {
+        // FastAPI's generated model for form fields: `Body_<operationId>`,
+        // sent as multipart when it has a file.
+        let name = format!("Body_{}", operation_id(op));
+        let properties: Map<String, Value> = inputs
+            .form
+            .iter()
+            .map(|(n, schema, _)| ((*n).to_owned(), schema.clone()))
+            .collect();
+        let required: Vec<&str> = inputs
+            .form
+            .iter()
+            .filter(|(_, _, required)| *required)
+            .map(|(n, _, _)| *n)
+            .collect();
+        let mut model = json!({"properties": properties, "type": "object", "title": name});
+        if !required.is_empty() {
+            model["required"] = json!(required);
+        }
+        generator.definitions_mut().insert(name.clone(), model);
+        let media = if inputs.form_has_file {
+            "multipart/form-data"
+        } else {
+            "application/x-www-form-urlencoded"
+        };
+        let mut body = json!({"content": {media: {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
+        if !required.is_empty() {
+            body["required"] = true.into();
+        }
+        inputs.body = Some(body);
+    }
     if !inputs.embedded.is_empty() {
         // FastAPI's generated model for embedded bodies: `Body_<operationId>`.
         let name = format!("Body_{}", operation_id(op));

@@ -336,6 +336,15 @@ fn schema_of<T: JsonSchema + 'static>() -> std::sync::Arc<BodySchema> {
     schema
 }
 
+/// Validates a form read as a JSON object (`Form<T>`): the values are
+/// strings, coerced as pydantic's lax mode does; errors located after `loc`.
+pub(crate) fn validate_form<T>(object: Value, loc: Vec<LocPart>) -> Result<T, Vec<ErrorItem>>
+where
+    T: DeserializeOwned + JsonSchema + 'static,
+{
+    validate_value::<T>(object, &schema_of::<T>(), loc)
+}
+
 /// Parses and validates one JSON message (a WebSocket message) into `T`,
 /// with pydantic's errors, located from the message's root.
 pub(crate) fn parse_message<T>(bytes: &[u8]) -> Result<T, Vec<ErrorItem>>

@@ -38,6 +38,8 @@ pub struct AppContext {
     pub(crate) handlers: ExceptionHandlers,
     /// WebSocket limits and keep-alive pings.
     pub(crate) websocket: WebSocketSettings,
+    /// Limits on form bodies and uploads.
+    pub(crate) uploads: super::UploadLimits,
 }
 
 /// WebSocket limits and keep-alive pings, from the server configuration
@@ -87,7 +89,6 @@ impl AppContext {
         watchdog: Arc<Watchdog>,
         overrides: Vec<(TypeId, ErasedRun)>,
         handlers: ExceptionHandlers,
-        websocket: WebSocketSettings,
     ) -> Self {
         AppContext {
             max_body_size,
@@ -96,8 +97,20 @@ impl AppContext {
             watchdog,
             overrides: RwLock::new(overrides),
             handlers,
-            websocket,
+            websocket: WebSocketSettings::default(),
+            uploads: super::UploadLimits::default(),
         }
+    }
+
+    /// Sets the WebSocket and upload limits (from the server configuration).
+    pub(crate) fn with_input_limits(
+        mut self,
+        websocket: WebSocketSettings,
+        uploads: super::UploadLimits,
+    ) -> Self {
+        self.websocket = websocket;
+        self.uploads = uploads;
+        self
     }
 
     /// The WebSocket limits and keep-alive settings.
@@ -205,6 +218,8 @@ pub struct RequestContext {
     /// `WebSocket` parameter and the code that answers it. Typed `Any`
     /// because `ws` comes after `params` in the module chain.
     pub(crate) websocket: SyncWrapper<Option<Box<dyn Any + Send>>>,
+    /// The form body, parsed once for form and file parameters.
+    pub(crate) form: Option<Box<super::form::ParsedForm>>,
 }
 
 impl RequestContext {
@@ -226,6 +241,7 @@ impl RequestContext {
             scope: SyncWrapper::new(RequestScope::default()),
             embedded: None,
             websocket: SyncWrapper::new(None),
+            form: None,
         }
     }
 
@@ -366,6 +382,12 @@ impl RequestContext {
         };
         *self.body.get_mut() = Some(Body::from(bytes.clone()));
         Ok(bytes)
+    }
+
+    /// Takes the body to read it as a stream (a multipart form); later
+    /// reads find it empty.
+    pub(crate) fn take_body(&mut self) -> Body {
+        self.body.get_mut().take().unwrap_or_default()
     }
 
     /// The body, if it has been read: as JSON when it parses, else as text.

@@ -20,6 +20,7 @@
 
 pub mod body;
 mod context;
+mod form;
 mod json_decode;
 pub mod scalar;
 mod security;
@@ -38,8 +39,11 @@ use crate::response::{IntoResponse, Response};
 pub use body::Embed;
 pub(crate) use body::parse_message;
 pub use context::{AppContext, RequestContext, RouteInfo, WebSocketSettings};
+pub use form::{FileBytes, Form, FormField, UploadFile, UploadLimits};
 pub use scalar::{ParamValue, ParseError, parse_enum};
-pub use security::{ApiKeyHeader, HttpBearer};
+pub use security::{
+    ApiKeyHeader, HttpBasic, HttpBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm, TokenUrl,
+};
 pub use sources::{Cookie, FromValues, Header, Query, Request};
 pub use state::{Metrics, State, StateMap};
 
@@ -202,6 +206,31 @@ impl ParamSpec {
             min_length: None,
             max_length: None,
             pattern: None,
+            description: None,
+            title: None,
+            deprecated: false,
+            embed: false,
+            body_schema: OnceLock::new(),
+        }
+    }
+
+    /// A spec whose value must match `pattern` (written out: a const fn
+    /// cannot replace a field that has a destructor).
+    pub const fn with_pattern(name: &'static str, pattern: Pattern) -> Self {
+        ParamSpec {
+            name,
+            alias: None,
+            header_name: name,
+            in_path: false,
+            has_default: false,
+            default_json: None,
+            ge: None,
+            gt: None,
+            le: None,
+            lt: None,
+            min_length: None,
+            max_length: None,
+            pattern: Some(pattern),
             description: None,
             title: None,
             deprecated: false,
@@ -384,6 +413,27 @@ pub enum ParamDoc {
     },
     /// A dependency, whose own parameters belong to the operation too.
     Dependency(&'static DependencyInfo),
+    /// One field of a form body (`FormField`, `UploadFile`, `FileBytes`):
+    /// a property of the operation's `Body_<operationId>` form model.
+    FormField {
+        /// The field's JSON Schema.
+        schema: fn(&mut schemars::SchemaGenerator) -> serde_json::Value,
+        /// Whether a request without it is invalid.
+        required: bool,
+        /// Whether it is a file (the body is then `multipart/form-data`).
+        file: bool,
+    },
+    /// Several form fields at once (`OAuth2PasswordRequestForm`): name,
+    /// schema, required.
+    FormFields {
+        /// The fields.
+        fields: fn() -> Vec<(&'static str, serde_json::Value, bool)>,
+    },
+    /// A whole form body as one model (`Form<T>`).
+    FormModel {
+        /// Adds the model's schema to the generator and returns it (a `$ref`).
+        schema: fn(&mut schemars::SchemaGenerator) -> serde_json::Value,
+    },
     /// A security scheme (the operation requires it).
     Security {
         /// The scheme's name in `components/securitySchemes`.
@@ -417,7 +467,10 @@ fn error_rank(doc: ParamDoc) -> u8 {
             Location::Cookie => 4,
             Location::Body => 5,
         },
-        ParamDoc::Body { .. } => 5,
+        ParamDoc::Body { .. }
+        | ParamDoc::FormField { .. }
+        | ParamDoc::FormFields { .. }
+        | ParamDoc::FormModel { .. } => 5,
         ParamDoc::Security { .. } | ParamDoc::Hidden => 6,
     }
 }

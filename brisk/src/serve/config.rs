@@ -145,6 +145,22 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_WS_MAX_QUEUE", default_value_t = 32)]
     pub ws_max_queue: usize,
 
+    /// Largest multipart (upload) body in bytes; larger: 413 [default: 4 GiB].
+    #[arg(long, env = "BRISK_LIMIT_UPLOAD_SIZE", default_value_t = 4 << 30)]
+    pub limit_upload_size: u64,
+
+    /// Largest single part of a multipart body in bytes; larger: 413 [default: the upload limit].
+    #[arg(long, env = "BRISK_LIMIT_UPLOAD_PART_SIZE")]
+    pub limit_upload_part_size: Option<u64>,
+
+    /// Most file parts in a multipart body (Starlette's `max_files`); more: 400.
+    #[arg(long, env = "BRISK_LIMIT_MAX_FILES", default_value_t = 1000)]
+    pub limit_max_files: usize,
+
+    /// Most non-file fields in a form (Starlette's `max_fields`); more: 400.
+    #[arg(long, env = "BRISK_LIMIT_MAX_FIELDS", default_value_t = 1000)]
+    pub limit_max_fields: usize,
+
     /// Do not log one line per request.
     #[arg(long, env = "BRISK_NO_ACCESS_LOG")]
     pub no_access_log: bool,
@@ -180,6 +196,20 @@ impl ServerConfig {
             ping_interval: (self.ws_ping_interval > 0.0).then(|| seconds(self.ws_ping_interval)),
             ping_timeout: seconds(self.ws_ping_timeout),
             max_queue: self.ws_max_queue.max(1),
+        }
+    }
+
+    /// The limits on form bodies and uploads.
+    pub(crate) fn upload_limits(&self) -> crate::params::UploadLimits {
+        let defaults = crate::params::UploadLimits::default();
+        crate::params::UploadLimits {
+            max_upload_size: self.limit_upload_size,
+            max_part_size: self
+                .limit_upload_part_size
+                .unwrap_or(self.limit_upload_size),
+            max_files: self.limit_max_files,
+            max_fields: self.limit_max_fields,
+            spool_threshold: defaults.spool_threshold,
         }
     }
 

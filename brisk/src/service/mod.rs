@@ -129,7 +129,13 @@ impl Core {
     /// (404, 405, 413, 422, 500, 503, 504, ...).
     pub(crate) async fn call(self: Arc<Self>, req: http::Request<Body>) -> Response {
         let (mut parts, body) = req.into_parts();
-        if declares_body_over(&parts, self.app.max_body_size) {
+        // Multipart bodies are streamed (uploads): their own, larger limit.
+        let limit = if is_multipart(&parts) {
+            usize::try_from(self.app.uploads.max_upload_size).unwrap_or(usize::MAX)
+        } else {
+            self.app.max_body_size
+        };
+        if declares_body_over(&parts, limit) {
             return body_too_large();
         }
         let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
@@ -241,6 +247,18 @@ impl Core {
 
 /// Whether the head declares a body larger than `max` (413 at once: the
 /// client is not made to send it, nor, with `Expect: 100-continue`, told to).
+fn is_multipart(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .get(..19)
+                .is_some_and(|p| p.eq_ignore_ascii_case("multipart/form-data"))
+        })
+}
+
 fn declares_body_over(parts: &http::request::Parts, max: usize) -> bool {
     parts
         .headers
