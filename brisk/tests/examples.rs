@@ -223,3 +223,121 @@ fn background_example_runs_the_job_after_the_response() {
         serde_json::json!(["notification sent to ada@example.com"])
     );
 }
+
+/// Sends `head` (request line and headers, without the blank line) and
+/// `body` on a fresh connection.
+fn raw(addr: std::net::SocketAddr, head: &str, body: &str) -> common::RawResponse {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    common::read_response(&mut std::io::BufReader::new(stream))
+}
+
+#[test]
+fn security_oauth2_logs_in_with_a_jwt_and_guards_the_user_routes() {
+    let server = start_example("security_oauth2", &["--no-access-log"]);
+    let form = "POST /token HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
+    let wrong = raw(server.addr, form, "username=johndoe&password=nope");
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["detail"], "Incorrect username or password");
+    assert_eq!(wrong.header("www-authenticate"), Some("Bearer"));
+    let missing = raw(server.addr, form, "username=johndoe");
+    assert_eq!(missing.status, 422);
+    assert_eq!(
+        missing.json()["detail"][0]["loc"],
+        serde_json::json!(["body", "password"])
+    );
+
+    let login = raw(server.addr, form, "username=johndoe&password=secret");
+    assert_eq!(login.status, 200, "{}", login.text());
+    let token = login.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let me = raw(
+        server.addr,
+        &format!("GET /users/me/ HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        "",
+    );
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["username"], "johndoe");
+    assert!(me.json().get("hashed_password").is_none());
+    let items = raw(
+        server.addr,
+        &format!("GET /users/me/items/ HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        "",
+    );
+    assert_eq!(items.json()[0]["owner"], "johndoe");
+
+    let forged = raw(
+        server.addr,
+        &format!("GET /users/me/ HTTP/1.1\r\nAuthorization: Bearer {token}x"),
+        "",
+    );
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.json()["detail"], "Could not validate credentials");
+    let anonymous = request(server.addr, "GET", "/users/me/", None);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.json()["detail"], "Not authenticated");
+
+    // A disabled user gets a token but not the routes.
+    let alice = raw(server.addr, form, "username=alice&password=secret2");
+    let alice_token = alice.json()["access_token"].as_str().unwrap().to_owned();
+    let inactive = raw(
+        server.addr,
+        &format!("GET /users/me/ HTTP/1.1\r\nAuthorization: Bearer {alice_token}"),
+        "",
+    );
+    assert_eq!(inactive.status, 400);
+
+    // Swagger UI's Authorize dialog finds the password flow.
+    let doc = request(server.addr, "GET", "/openapi.json", None).json();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"],
+        "token"
+    );
+    assert_eq!(
+        doc["paths"]["/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+            ["schema"]["$ref"],
+        "#/components/schemas/Body_login_for_access_token_token_post"
+    );
+}
+
+#[test]
+fn forms_and_files_takes_a_form_with_an_upload_and_checksums_on_the_pool() {
+    let server = start_example("forms_and_files", &["--no-access-log"]);
+    let page = request(server.addr, "GET", "/", None);
+    assert!(page.text().contains("enctype=\"multipart/form-data\""));
+    let login = raw(
+        server.addr,
+        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        "username=ann&password=secret&remember=on",
+    );
+    assert_eq!(
+        login.json(),
+        serde_json::json!({"username": "ann", "remember": true})
+    );
+    let body = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--b--\r\n";
+    let sum = raw(
+        server.addr,
+        "POST /checksum HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b",
+        body,
+    );
+    assert_eq!(sum.status, 200, "{}", sum.text());
+    // FNV-1a 64 of "hello".
+    assert_eq!(sum.json()["fnv1a64"], "a430d84680aabd0b");
+    assert_eq!(sum.json()["size"], 5);
+    let no_file = raw(
+        server.addr,
+        "POST /checksum HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b",
+        "--b--\r\n",
+    );
+    assert_eq!(no_file.status, 422);
+    assert_eq!(
+        no_file.json()["detail"][0]["loc"],
+        serde_json::json!(["body", "file"])
+    );
+}
