@@ -132,9 +132,6 @@ pub(crate) async fn serve_connection(
         Arc::clone(&state),
     ));
     let mut draining = handle.draining();
-    // A WebSocket keeps a sender while it is open; the connection's task
-    // waits for all of them to drop (see the end of this function).
-    let (upgraded_tx, mut upgraded) = tokio::sync::mpsc::channel::<()>(1);
     let service = {
         let state = Arc::clone(&state);
         let body_deadlines = settings.body;
@@ -144,8 +141,7 @@ pub(crate) async fn serve_connection(
             let busy = state.enter();
             let closing = state.is_closing();
             if req.headers().contains_key(UPGRADE) {
-                req.extensions_mut()
-                    .insert(upgrade_hold(&state, &draining, &upgraded_tx));
+                req.extensions_mut().insert(upgrade_hold(&state, &draining));
             }
             async move {
                 Ok::<_, Infallible>(answer(&app, req, busy, closing, body_deadlines, peer).await)
@@ -210,7 +206,10 @@ pub(crate) async fn serve_connection(
         // the connection stays registered (and busy) until it closes, so
         // that shutdown waits for it and the descriptor count stays true.
         drop(conn);
-        upgraded.recv().await;
+        tokio::select! {
+            () = state.until_idle() => {}
+            () = state.shed() => {}
+        }
     }
 }
 
@@ -219,13 +218,11 @@ pub(crate) async fn serve_connection(
 fn upgrade_hold(
     state: &Arc<super::tracker::ConnState>,
     draining: &tokio::sync::watch::Receiver<bool>,
-    upgraded: &tokio::sync::mpsc::Sender<()>,
 ) -> crate::ws::UpgradeHold {
     let state = Arc::clone(state);
-    let upgraded = upgraded.clone();
     crate::ws::UpgradeHold {
         draining: draining.clone(),
-        enter: Arc::new(move || Box::new((state.enter(), upgraded.clone()))),
+        enter: Arc::new(move || Box::new(state.enter_upgraded())),
     }
 }
 

@@ -49,6 +49,11 @@ pub(crate) struct ConnState {
     closing: AtomicBool,
     /// Wakes the connection's task to close it now (shedding).
     shed: Notify,
+    /// Set once the connection became a WebSocket: only then does the
+    /// connection's task wait for it to go idle (see [`Self::until_idle`]).
+    upgraded: AtomicBool,
+    /// Notified when an upgraded connection goes idle.
+    idle: Notify,
 }
 
 impl ConnState {
@@ -77,6 +82,27 @@ impl ConnState {
         self.started.load(Ordering::Acquire) > 0
     }
 
+    /// Counts an upgraded connection (a WebSocket) as busy until the
+    /// guard is dropped.
+    pub(crate) fn enter_upgraded(self: &Arc<Self>) -> BusyGuard {
+        self.upgraded.store(true, Ordering::Release);
+        self.enter()
+    }
+
+    /// Resolves once no request and no upgraded connection is in progress.
+    pub(crate) async fn until_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a guard dropped in between still wakes us.
+            notified.as_mut().enable();
+            if !self.is_busy() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Counts a request as in progress until the guard is dropped.
     pub(crate) fn enter(self: &Arc<Self>) -> BusyGuard {
         self.started.fetch_add(1, Ordering::AcqRel);
@@ -91,7 +117,11 @@ pub(crate) struct BusyGuard(Arc<ConnState>);
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.0.idle_since_ms.store(now_ms(), Ordering::Relaxed);
-        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        let was = self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        // Only a connection that was upgraded has a task waiting for this.
+        if was == 1 && self.0.upgraded.load(Ordering::Acquire) {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
@@ -147,6 +177,8 @@ impl Tracker {
             idle_since_ms: AtomicU64::new(now_ms()),
             closing: AtomicBool::new(*self.draining.borrow()),
             shed: Notify::new(),
+            upgraded: AtomicBool::new(false),
+            idle: Notify::new(),
         });
         self.open.fetch_add(1, Ordering::AcqRel);
         self.conns

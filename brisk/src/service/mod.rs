@@ -129,13 +129,13 @@ impl Core {
     /// (404, 405, 413, 422, 500, 503, 504, ...).
     pub(crate) async fn call(self: Arc<Self>, req: http::Request<Body>) -> Response {
         let (mut parts, body) = req.into_parts();
-        // Multipart bodies are streamed (uploads): their own, larger limit.
-        let limit = if is_multipart(&parts) {
-            usize::try_from(self.app.uploads.max_upload_size).unwrap_or(usize::MAX)
-        } else {
-            self.app.max_body_size
-        };
-        if declares_body_over(&parts, limit) {
+        // Multipart bodies are streamed (uploads) under their own, larger
+        // limit; the content type is only looked at for a body over the
+        // common one.
+        if let Some(declared) = declared_length(&parts)
+            && declared > self.app.max_body_size as u64
+            && !(declared <= self.app.uploads.max_upload_size && is_multipart(&parts))
+        {
             return body_too_large();
         }
         let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
@@ -259,13 +259,13 @@ fn is_multipart(parts: &http::request::Parts) -> bool {
         })
 }
 
-fn declares_body_over(parts: &http::request::Parts, max: usize) -> bool {
+/// The body length the request declares (`Content-Length`), if any.
+fn declared_length(parts: &http::request::Parts) -> Option<u64> {
     parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|declared| declared > max as u64)
 }
 
 /// One request counted against `--limit-concurrency`.

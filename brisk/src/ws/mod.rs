@@ -478,12 +478,17 @@ impl WebSocket {
                 "an invalid subprotocol in accept_with",
             ));
         }
+        // Counted as busy before the 101 goes out: the connection's task
+        // must not see it idle between the answer and the socket opening.
+        let (draining, held) = match pending.hold.take() {
+            Some(hold) => (Some(hold.draining), Some((hold.enter)())),
+            None => (None, None),
+        };
         let accepted = pending.decide(Decision::Accept {
             subprotocol: subprotocol.map(str::to_owned),
             headers: extra,
         });
         let upgrade = take_upgrade(&pending.upgrade);
-        let hold = pending.hold.take();
         let settings = pending.settings;
         let handler_done = pending.handler_done.clone();
         self.state = State::Closed;
@@ -493,10 +498,6 @@ impl WebSocket {
             )));
         };
         let io = upgrade.into_io().await?;
-        let (draining, held) = match hold {
-            Some(hold) => (Some(hold.draining), Some((hold.enter)())),
-            None => (None, None),
-        };
         let (sender, receiver) = connection::open(io, settings, handler_done, draining, held).await;
         self.state = State::Open { sender, receiver };
         Ok(())
@@ -946,12 +947,13 @@ pub async fn reject(cx: &mut RequestContext, resp: Response) -> Response {
     tracing::debug!(%status, code, reason, "WebSocket handshake rejected");
     let settings = *cx.app().websocket();
     if let Some(upgrade) = upgrade {
+        // Busy from before the 101 (see `accept_with`).
+        let held = hold.map(|hold| (hold.enter)());
         tokio::spawn(async move {
             let Ok(io) = upgrade.into_io().await else {
                 return;
             };
             let (_done_tx, done) = watch::channel(None);
-            let held = hold.map(|hold| (hold.enter)());
             let (sender, mut receiver) = connection::open(io, settings, done, None, held).await;
             sender.close(code, &reason).await;
             // Wait for the client's answer (bounded by the close timeout).
