@@ -713,11 +713,8 @@ impl<T: super::ParamValue> FromRequest for Option<FormField<T>> {
         cx: &mut RequestContext,
         spec: &'static ParamSpec,
     ) -> Result<Self, Rejection> {
-        let form = parsed(cx).await?;
-        let name = spec.wire_name(Location::Body);
-        Option::<T>::from_values(form.values(name), spec, Location::Body)
-            .map(|v| v.map(FormField))
-            .map_err(Rejection::Invalid)
+        let field = FormField::<Option<T>>::from_request(cx, spec).await?;
+        Ok(field.0.map(FormField))
     }
 
     fn describe(_spec: &'static ParamSpec) -> ParamDoc {

@@ -192,31 +192,17 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// A spec with no constraints; the macro writes every field out instead.
     pub const fn named(name: &'static str) -> Self {
-        ParamSpec {
-            name,
-            alias: None,
-            header_name: name,
-            in_path: false,
-            has_default: false,
-            default_json: None,
-            ge: None,
-            gt: None,
-            le: None,
-            lt: None,
-            min_length: None,
-            max_length: None,
-            pattern: None,
-            description: None,
-            title: None,
-            deprecated: false,
-            embed: false,
-            body_schema: OnceLock::new(),
-        }
+        Self::plain(name, None)
     }
 
-    /// A spec whose value must match `pattern` (written out: a const fn
-    /// cannot replace a field that has a destructor).
+    /// A spec whose value must match `pattern`.
     pub const fn with_pattern(name: &'static str, pattern: Pattern) -> Self {
+        Self::plain(name, Some(pattern))
+    }
+
+    /// Every field written out: a const fn cannot replace a field that has
+    /// a destructor (`pattern`), so the pattern is given here.
+    const fn plain(name: &'static str, pattern: Option<Pattern>) -> Self {
         ParamSpec {
             name,
             alias: None,
@@ -230,7 +216,7 @@ impl ParamSpec {
             lt: None,
             min_length: None,
             max_length: None,
-            pattern: Some(pattern),
+            pattern,
             description: None,
             title: None,
             deprecated: false,

@@ -312,53 +312,43 @@ impl FromRequest for OAuth2PasswordRequestForm {
         static CLIENT_ID: ParamSpec = ParamSpec::named("client_id");
         static CLIENT_SECRET: ParamSpec = ParamSpec::named("client_secret");
         let form = super::form::parsed(cx).await?;
+        // Field by field in FastAPI's order, every error collected.
         let mut errors = Vec::new();
-        let mut field = |spec: &'static ParamSpec| -> Option<Option<String>> {
-            Option::<String>::from_values(form.values(spec.name), spec, Location::Body)
-                .map_err(|e| errors.extend(e))
-                .ok()
-        };
-        let grant_type = field(&GRANT_TYPE);
-        let username = field(&USERNAME);
-        let password = field(&PASSWORD);
-        let scope = field(&SCOPE);
-        let client_id = field(&CLIENT_ID);
-        let client_secret = field(&CLIENT_SECRET);
-        for (value, spec) in [(&username, &USERNAME), (&password, &PASSWORD)] {
-            if matches!(value, Some(None)) {
-                errors.push(crate::error::ErrorItem::missing(
-                    spec.loc(Location::Body),
-                    Value::Null,
-                ));
+        let mut field = |spec: &'static ParamSpec, required: bool| -> Option<String> {
+            match Option::<String>::from_values(form.values(spec.name), spec, Location::Body) {
+                Ok(Some(value)) => Some(value),
+                Ok(None) if required => {
+                    errors.push(crate::error::ErrorItem::missing(
+                        spec.loc(Location::Body),
+                        Value::Null,
+                    ));
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
             }
-        }
-        // FastAPI's order: the fields as declared.
-        errors.sort_by_key(|e| {
-            let name = e.loc.get(1).map(|p| format!("{p:?}")).unwrap_or_default();
-            [
-                "grant_type",
-                "username",
-                "password",
-                "scope",
-                "client_id",
-                "client_secret",
-            ]
-            .iter()
-            .position(|n| name.contains(n))
-        });
+        };
+        let grant_type = field(&GRANT_TYPE, false);
+        let username = field(&USERNAME, true).unwrap_or_default();
+        let password = field(&PASSWORD, true).unwrap_or_default();
+        let scope = field(&SCOPE, false);
+        let client_id = field(&CLIENT_ID, false);
+        let client_secret = field(&CLIENT_SECRET, false);
         if !errors.is_empty() {
             return Err(Rejection::Invalid(errors));
         }
         Ok(OAuth2PasswordRequestForm {
-            grant_type: grant_type.flatten(),
-            username: username.flatten().unwrap_or_default(),
-            password: password.flatten().unwrap_or_default(),
+            grant_type,
+            username,
+            password,
             scopes: scope
-                .flatten()
                 .map(|s| s.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default(),
-            client_id: client_id.flatten(),
-            client_secret: client_secret.flatten(),
+            client_id,
+            client_secret,
         })
     }
 

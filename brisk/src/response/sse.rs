@@ -184,10 +184,9 @@ impl IntoResponse for Sse {
     fn into_response(self) -> Response {
         let body = SseBody {
             events: self.events,
-            keep_alive: self.keep_alive,
             ping: self
                 .keep_alive
-                .map(|every| Box::pin(tokio::time::sleep(every))),
+                .map(|every| (every, Box::pin(tokio::time::sleep(every)))),
         };
         let mut resp = http::Response::new(Body::new(body));
         let headers = resp.headers_mut();
@@ -200,8 +199,8 @@ impl IntoResponse for Sse {
 
 struct SseBody {
     events: Pin<Box<dyn Stream<Item = Result<Event, BoxError>> + Send>>,
-    keep_alive: Option<Duration>,
-    ping: Option<Pin<Box<Sleep>>>,
+    /// The keep-alive interval and the timer of the next ping.
+    ping: Option<(Duration, Pin<Box<Sleep>>)>,
 }
 
 impl http_body::Body for SseBody {
@@ -215,8 +214,8 @@ impl http_body::Body for SseBody {
         let this = &mut *self;
         match this.events.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(event))) => {
-                if let (Some(ping), Some(every)) = (this.ping.as_mut(), this.keep_alive) {
-                    ping.as_mut().reset(Instant::now() + every);
+                if let Some((every, ping)) = this.ping.as_mut() {
+                    ping.as_mut().reset(Instant::now() + *every);
                 }
                 let mut buf = BytesMut::new().writer();
                 let _ = std::io::Write::write_fmt(&mut buf, format_args!("{event}"));
@@ -225,11 +224,11 @@ impl http_body::Body for SseBody {
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                let (Some(ping), Some(every)) = (this.ping.as_mut(), this.keep_alive) else {
+                let Some((every, ping)) = this.ping.as_mut() else {
                     return Poll::Pending;
                 };
                 if ping.as_mut().poll(cx).is_ready() {
-                    ping.as_mut().reset(Instant::now() + every);
+                    ping.as_mut().reset(Instant::now() + *every);
                     return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b": ping\n\n")))));
                 }
                 Poll::Pending

@@ -107,12 +107,12 @@ impl StreamingResponse {
         T: Chunk,
         E: Into<BoxError>,
     {
-        let body = StreamBody {
-            stream: Box::pin(stream.map(|item| item.map(Chunk::into_bytes).map_err(Into::into))),
-            length: None,
-        };
+        let frames = stream.map(|item| {
+            item.map(|c| Frame::data(c.into_bytes()))
+                .map_err(Into::into)
+        });
         StreamingResponse {
-            body: Body::new(body),
+            body: Body::new(http_body_util::StreamBody::new(frames)),
             status: None,
             headers: HeaderMap::new(),
         }
@@ -181,34 +181,6 @@ impl IntoResponse for StreamingResponse {
             resp.extensions_mut().insert(ExplicitStatus);
         }
         resp
-    }
-}
-
-/// A body from a boxed stream of byte chunks.
-struct StreamBody {
-    stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
-    length: Option<u64>,
-}
-
-impl http_body::Body for StreamBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.stream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.length
-            .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::any::Any;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -54,19 +55,30 @@ pub(crate) struct Shared {
     close_request: watch::Sender<Option<(u16, String)>>,
     /// How the connection ended, once known.
     ended: Mutex<Option<WebSocketDisconnect>>,
+    /// Set once a close was asked for or the connection ended: until then
+    /// `closing` and `ended` need not look (the common case, per message).
+    over: AtomicBool,
 }
 
 impl Shared {
     fn ended(&self) -> Option<WebSocketDisconnect> {
+        // Every send and receive asks: no lock while the connection is open.
+        if !self.over.load(Ordering::Acquire) {
+            return None;
+        }
         self.ended.lock().expect("ws state").clone()
     }
 
     fn end(&self, why: WebSocketDisconnect) {
         self.ended.lock().expect("ws state").get_or_insert(why);
+        self.over.store(true, Ordering::Release);
     }
 
     /// The close the server asked for, if any.
     fn closing(&self) -> Option<WebSocketDisconnect> {
+        if !self.over.load(Ordering::Acquire) {
+            return None;
+        }
         self.close_request
             .borrow()
             .as_ref()
@@ -80,6 +92,7 @@ impl Shared {
                 return false;
             }
             *request = Some((code, truncate_reason(reason).to_owned()));
+            self.over.store(true, Ordering::Release);
             true
         });
     }
@@ -259,6 +272,7 @@ pub(crate) async fn open(
         sink: tokio::sync::Mutex::new(Some(sink)),
         close_request,
         ended: Mutex::new(None),
+        over: AtomicBool::new(false),
     });
     let (queue_tx, queue) = mpsc::channel(settings.max_queue);
     let reader = Reader {
