@@ -348,27 +348,6 @@ fn forms_and_files_takes_a_form_with_an_upload_and_checksums_on_the_pool() {
 /// and sets BRISK_REQUIRE_BROWSER=1; elsewhere the test says it skipped.
 #[test]
 fn swagger_uis_authorize_dialog_logs_in_to_security_oauth2() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let ready = dir.join("node_modules/playwright-core").exists()
-        && std::path::Path::new("/usr/bin/chromium").exists();
-    if !ready {
-        assert!(
-            std::env::var("BRISK_REQUIRE_BROWSER").is_err(),
-            "the browser test needs node, `npm ci` in brisk/tests/browser and chromium"
-        );
-        eprintln!("SKIPPED: apt-get install chromium && npm ci --prefix brisk/tests/browser");
-        return;
-    }
     let server = start_example("security_oauth2", &["--no-access-log"]);
-    let out = std::process::Command::new("node")
-        .arg(dir.join("authorize_test.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "browser test failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_browser_script("authorize_test.mjs", server.addr);
 }

@@ -550,17 +550,24 @@ fn every_recorded_answer_of_fastapis_tutorial_twin_is_reproduced() {
     replay(&client, &fixture, TWIN_DIFFERENCES);
 }
 
-#[test]
-fn the_tutorial_twins_openapi_document_equals_fastapis() {
-    let fixture: Value =
-        serde_json::from_str(include_str!("fixtures/fastapi_parity_openapi.json")).unwrap();
-    let ours = TestClient::new(tutorial_twin::app()).openapi();
+/// `app`'s OpenAPI document equals the one recorded from FastAPI in `fixture`.
+fn assert_document_equals(fixture: &str, app: App) {
+    let fixture: Value = serde_json::from_str(fixture).expect("fixture file");
+    let ours = TestClient::new(app).openapi();
     let differences = common::json_differences(&fixture["openapi"], &ours);
     assert!(
         differences.is_empty(),
         "{} differences from FastAPI's document:\n{}",
         differences.len(),
         differences.join("\n")
+    );
+}
+
+#[test]
+fn the_tutorial_twins_openapi_document_equals_fastapis() {
+    assert_document_equals(
+        include_str!("fixtures/fastapi_parity_openapi.json"),
+        tutorial_twin::app(),
     );
 }
 
@@ -731,14 +738,8 @@ fn every_recorded_answer_of_fastapis_forms_twin_is_reproduced() {
 
 #[test]
 fn the_forms_twins_openapi_document_equals_fastapis() {
-    let fixture: Value =
-        serde_json::from_str(include_str!("fixtures/fastapi_forms_openapi.json")).unwrap();
-    let ours = TestClient::new(forms_twin::app()).openapi();
-    let differences = common::json_differences(&fixture["openapi"], &ours);
-    assert!(
-        differences.is_empty(),
-        "{} differences from FastAPI's document:\n{}",
-        differences.len(),
-        differences.join("\n")
+    assert_document_equals(
+        include_str!("fixtures/fastapi_forms_openapi.json"),
+        forms_twin::app(),
     );
 }

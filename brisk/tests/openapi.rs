@@ -305,31 +305,6 @@ fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
 /// elsewhere the test says it skipped.
 #[test]
 fn swagger_ui_in_a_real_browser_lists_operations_and_try_it_out_works() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let ready = dir.join("node_modules/playwright-core").exists()
-        && std::path::Path::new("/usr/bin/chromium").exists()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok();
-    if !ready {
-        assert!(
-            std::env::var("BRISK_REQUIRE_BROWSER").is_err(),
-            "the browser test needs node, `npm ci` in brisk/tests/browser and chromium"
-        );
-        eprintln!("SKIPPED: apt-get install chromium && npm ci --prefix brisk/tests/browser");
-        return;
-    }
     let server = common::start_example("tutorial", &["--no-access-log"]);
-    let out = std::process::Command::new("node")
-        .arg(dir.join("docs_test.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "browser test failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_browser_script("docs_test.mjs", server.addr);
 }

@@ -237,27 +237,9 @@ fn raw_status(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     (resp.status, resp.text())
 }
 
-/// A temporary directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("brisk-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn traversal_attempts_answer_404_and_never_leave_the_directory() {
-    let root = TempDir::new("static-root");
+    let root = common::TempDir::new("static-root");
     std::fs::write(root.0.join("index.html"), "<html>inside</html>").unwrap();
     std::fs::create_dir(root.0.join("sub")).unwrap();
     std::fs::write(root.0.join("sub/a.txt"), "a").unwrap();
@@ -301,24 +283,10 @@ fn traversal_attempts_answer_404_and_never_leave_the_directory() {
     let _ = std::fs::remove_file(secret);
 }
 
-/// The server's resident memory in KiB (`VmRSS`) and its peak (`VmHWM`).
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 #[test]
 fn a_one_gigabyte_download_to_a_slow_reader_keeps_memory_bounded() {
     const SIZE: u64 = 1 << 30;
-    let root = TempDir::new("big-file");
+    let root = common::TempDir::new("big-file");
     let big = std::fs::File::create(root.0.join("big.bin")).unwrap();
     // Sparse: no disk space used, read back as zeros.
     big.set_len(SIZE).unwrap();
@@ -358,7 +326,7 @@ fn a_one_gigabyte_download_to_a_slow_reader_keeps_memory_bounded() {
     while Instant::now() < slow_until {
         reader.read_exact(&mut buf).unwrap();
         received += buf.len() as u64;
-        peak_while_slow = peak_while_slow.max(rss_kib(pid).0);
+        peak_while_slow = peak_while_slow.max(common::rss_kib(pid));
         std::thread::sleep(Duration::from_millis(50));
     }
     loop {
@@ -369,7 +337,7 @@ fn a_one_gigabyte_download_to_a_slow_reader_keeps_memory_bounded() {
         received += n as u64;
     }
     assert_eq!(received, SIZE);
-    let (rss, peak) = rss_kib(pid);
+    let (rss, peak) = (common::rss_kib(pid), common::peak_rss_kib(pid));
     eprintln!(
         "1 GiB download: RSS {rss} KiB now, {peak_while_slow} KiB while slow, peak {peak} KiB"
     );

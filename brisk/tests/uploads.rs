@@ -11,32 +11,14 @@ use std::time::Duration;
 
 const BOUNDARY: &str = "brisk-test-boundary";
 
-/// A temporary directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("brisk-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Spooled uploads still on disk.
-    fn spooled(&self) -> Vec<String> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("brisk-upload-"))
-            .collect()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Spooled uploads still in `dir` (the server's TMPDIR).
+fn spooled(dir: &common::TempDir) -> Vec<String> {
+    std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("brisk-upload-"))
+        .collect()
 }
 
 fn part_head(name: &str, filename: &str) -> String {
@@ -45,20 +27,10 @@ fn part_head(name: &str, filename: &str) -> String {
     )
 }
 
-fn vm_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_one_gigabyte_upload_streams_to_disk_and_leaves_no_temporary_file() {
     const SIZE: u64 = 1 << 30;
-    let tmp = TempDir::new("uploads-tmp");
+    let tmp = common::TempDir::new("uploads-tmp");
     let dir = tmp.0.clone();
     let server = common::start_example_with("forms_and_files", &["--no-access-log"], |c| {
         c.env("TMPDIR", &dir);
@@ -82,8 +54,8 @@ fn a_one_gigabyte_upload_streams_to_disk_and_leaves_no_temporary_file() {
     for i in 0..(SIZE >> 20) {
         stream.write_all(&chunk).unwrap();
         if i % 64 == 0 {
-            peak_rss = peak_rss.max(vm_kib(pid, "VmRSS:"));
-            saw_spool |= !tmp.spooled().is_empty();
+            peak_rss = peak_rss.max(common::rss_kib(pid));
+            saw_spool |= !spooled(&tmp).is_empty();
         }
     }
     stream.write_all(tail.as_bytes()).unwrap();
@@ -96,24 +68,18 @@ fn a_one_gigabyte_upload_streams_to_disk_and_leaves_no_temporary_file() {
         saw_spool,
         "the upload went to a temporary file while it arrived"
     );
-    let peak = vm_kib(pid, "VmHWM:");
+    let peak = common::peak_rss_kib(pid);
     eprintln!("1 GiB upload: RSS sampled up to {peak_rss} KiB, peak {peak} KiB");
     assert!(peak < 50 * 1024, "peak RSS {peak} KiB");
     // The temporary file is gone once the request is done.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !tmp.spooled().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left behind: {:?}",
-            tmp.spooled()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("no temporary file left", Duration::from_secs(5), || {
+        spooled(&tmp).is_empty()
+    });
 }
 
 #[test]
 fn an_upload_comes_back_byte_for_byte_and_a_client_leaving_removes_its_spool() {
-    let tmp = TempDir::new("uploads-roundtrip");
+    let tmp = common::TempDir::new("uploads-roundtrip");
     let dir = tmp.0.clone();
     let server = common::start_example_with("forms_and_files", &["--no-access-log"], |c| {
         c.env("TMPDIR", &dir);
@@ -157,21 +123,13 @@ fn an_upload_comes_back_byte_for_byte_and_a_client_leaving_removes_its_spool() {
     )
     .unwrap();
     stream.write_all(&vec![b'y'; 8 << 20]).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tmp.spooled().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never spooled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("the upload spooled", Duration::from_secs(10), || {
+        !spooled(&tmp).is_empty()
+    });
     drop(stream);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !tmp.spooled().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left behind: {:?}",
-            tmp.spooled()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("no temporary file left", Duration::from_secs(10), || {
+        spooled(&tmp).is_empty()
+    });
 }
 
 #[test]

@@ -7,7 +7,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use brisk::TestClient;
 use brisk::prelude::*;
@@ -342,27 +342,43 @@ fn unsafe_raise_nofile(command: &mut std::process::Command) {
 /// BRISK_REQUIRE_BROWSER=1; elsewhere the test says it skipped.
 #[test]
 fn the_chat_page_works_in_a_real_browser() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let ready = dir.join("node_modules/playwright-core").exists()
-        && std::path::Path::new("/usr/bin/chromium").exists();
-    if !ready {
-        assert!(
-            std::env::var("BRISK_REQUIRE_BROWSER").is_err(),
-            "the browser test needs node, `npm ci` in brisk/tests/browser and chromium"
-        );
-        eprintln!("SKIPPED: apt-get install chromium && npm ci --prefix brisk/tests/browser");
-        return;
-    }
     let server = common::start_example("websocket_chat", &["--no-access-log"]);
-    let out = std::process::Command::new("node")
-        .arg(dir.join("chat_test.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "browser test failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_browser_script("chat_test.mjs", server.addr);
+}
+
+/// SIGTERM with a client in a chat room: the client is told 1001 (going
+/// away), and the server waits for that socket to close, then exits 0.
+#[test]
+fn shutdown_closes_open_websockets_with_1001_and_waits_for_them() {
+    use tokio_tungstenite::tungstenite::{self, Message as Frame};
+    let mut server = common::start_example("websocket_chat", &["--no-access-log"]);
+    let url = format!("ws://{}/ws/lobby?name=zoe", server.addr);
+    let (mut socket, _) = tungstenite::connect(url).expect("handshake");
+    let joined = socket.read().expect("the join notice");
+    assert!(joined.to_text().unwrap().contains("\"join\""), "{joined:?}");
+    let sent = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) },
+        0
     );
+    let close = loop {
+        match socket.read() {
+            Ok(Frame::Close(frame)) => break frame.expect("a close code"),
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1001);
+    assert_eq!(close.reason.as_str(), "server shutting down");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    // Complete the closing handshake; then the server exits cleanly.
+    let _ = socket.close(None);
+    while socket.read().is_ok() {}
+    let status = server.child.wait().expect("the server exits");
+    assert!(status.success(), "{status:?}");
 }

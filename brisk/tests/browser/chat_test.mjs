@@ -6,28 +6,10 @@
 //
 // Usage: node chat_test.mjs http://127.0.0.1:PORT
 // Run by brisk/tests/websockets.rs; needs `npm ci` here and Debian's chromium.
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { baseUrl, fail, launch } from "./launch.mjs";
 
-const base = process.argv[2];
-if (!base) {
-  console.error("usage: node chat_test.mjs http://127.0.0.1:PORT");
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-function fail(message) {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-}
-
-const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "brisk-chromium-")), {
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const base = baseUrl("chat_test.mjs");
+const browser = await launch();
 try {
   async function member(name) {
     const page = await browser.newPage();

@@ -4,36 +4,10 @@
 //
 // Usage: node docs_test.mjs http://127.0.0.1:PORT
 // Run by brisk/tests/openapi.rs; needs `npm ci` here and Debian's chromium.
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { baseUrl, fail, launch } from "./launch.mjs";
 
-const base = process.argv[2];
-if (!base) {
-  console.error("usage: node docs_test.mjs http://127.0.0.1:PORT");
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-function fail(message) {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-}
-
-const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "brisk-chromium-")), {
-  executablePath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const base = baseUrl("docs_test.mjs");
+const browser = await launch();
 try {
   const page = browser.pages()[0] ?? (await browser.newPage());
   const offMachine = [];

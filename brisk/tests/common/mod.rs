@@ -304,13 +304,35 @@ pub fn h2_request(
 
 /// The resident memory of process `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// The most resident memory process `pid` has had so far, in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (0 if unreadable).
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// What a [`KeepAliveLoad`] saw.
@@ -434,6 +456,51 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
+}
+
+/// A fresh directory for one test's files, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        TempDir(temp_dir(name))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `tests/browser/<script>` with node against `addr` (headless
+/// Chromium through Playwright) and asserts it printed OK. Without node's
+/// modules or chromium it says it skipped, unless BRISK_REQUIRE_BROWSER is
+/// set (`.ci/run` sets it and installs them), when it fails.
+pub fn run_browser_script(script: &str, addr: SocketAddr) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let ready = dir.join("node_modules/playwright-core").exists()
+        && std::path::Path::new("/usr/bin/chromium").exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    if !ready {
+        assert!(
+            std::env::var("BRISK_REQUIRE_BROWSER").is_err(),
+            "the browser tests need node, `npm ci` in brisk/tests/browser and chromium"
+        );
+        eprintln!("SKIPPED: apt-get install chromium && npm ci --prefix brisk/tests/browser");
+        return;
+    }
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .arg(format!("http://{addr}"))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every difference between two JSON values, one line each with its path

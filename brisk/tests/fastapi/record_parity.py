@@ -16,10 +16,7 @@ Re-record with:
     python brisk/tests/fastapi/record_parity.py
 """
 
-import json
-import platform
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +24,7 @@ sys.path.insert(0, str(HERE))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+import recording  # noqa: E402
 from parity_app import app  # noqa: E402
 
 OUT = HERE.parent / "fixtures" / "fastapi_parity.json"
@@ -143,56 +141,19 @@ def run_case(client, name, method, path, headers, body):
         content = body.encode("utf-8")
     else:
         content = None
-    resp = client.request(method, path, headers=sent, content=content, follow_redirects=False)
-    ctype = resp.headers.get("content-type", "")
-    if method == "HEAD" or not resp.content:
-        payload = None
-    elif ctype.startswith("application/json"):
-        payload = resp.json()
-    else:
-        payload = resp.text
-    case = {
-        "name": name,
-        "method": method,
-        "path": path,
-        "headers": sent,
-        "body": body,
-        "status": resp.status_code,
-        "response": payload,
-        "response_headers": {h: resp.headers[h] for h in HEADERS if h in resp.headers},
-    }
+    case = {"name": name, "method": method, "path": path, "headers": sent, "body": body}
+    case.update(recording.answer(client, method, path, sent, content, HEADERS))
     return case
 
 
 def main():
-    names = [c[0] for c in CASES]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise SystemExit(f"duplicate case names: {sorted(dupes)}")
+    recording.check_unique(CASES)
     client = TestClient(app, raise_server_exceptions=True)
     cases = [run_case(client, *c) for c in CASES]
-    recorded_with = {
-        "fastapi": version("fastapi"),
-        "pydantic": version("pydantic"),
-        "pydantic_core": version("pydantic_core"),
-        "starlette": version("starlette"),
-        "python": platform.python_version(),
-    }
-    OUT.write_text(
-        json.dumps({"recorded_with": recorded_with, "cases": cases}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-    OUT_OPENAPI.write_text(
-        json.dumps({"recorded_with": recorded_with, "openapi": app.openapi()}, indent=2) + "\n",
-        encoding="utf-8",
-    )
-    width = max(len(c["name"]) for c in cases)
-    for c in cases:
-        detail = c["response"]
-        if isinstance(detail, dict) and isinstance(detail.get("detail"), list):
-            detail = ",".join(str(e.get("type")) for e in detail["detail"])
-        print(f"{c['name']:<{width}}  {c['status']:>3}  {json.dumps(detail)[:90]}")
-    print(f"\n{len(cases)} cases written to {OUT}")
+    recorded_with = recording.versions()
+    recording.write_json(OUT, {"recorded_with": recorded_with, "cases": cases})
+    recording.write_json(OUT_OPENAPI, {"recorded_with": recorded_with, "openapi": app.openapi()})
+    recording.print_summary(cases, OUT)
 
 
 if __name__ == "__main__":
