@@ -225,8 +225,8 @@ impl Deferred {
     }
 
     /// Finishes `resp` if it is deferred.
-    pub(crate) async fn finish(resp: Response, parts: &http::request::Parts) -> Response {
-        let Some(deferred) = resp.extensions().get::<Deferred>().cloned() else {
+    pub(crate) async fn finish(mut resp: Response, parts: &http::request::Parts) -> Response {
+        let Some(deferred) = resp.extensions_mut().remove::<Deferred>() else {
             return resp;
         };
         let Some(f) = deferred.0.lock().ok().and_then(|mut f| f.take()) else {
