@@ -222,18 +222,9 @@ fn openapi_documents_streams_and_files_by_media_type() {
     assert!(content("/rows")["application/octet-stream"].is_object());
 }
 
-/// Sends a raw request (the path exactly as given) and returns the status.
+/// GET `path` exactly as given (no normalisation): status and body.
 fn raw_status(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let resp = common::read_response(&mut BufReader::new(stream));
+    let resp = common::request(addr, "GET", path, None);
     (resp.status, resp.text())
 }
 

@@ -207,7 +207,7 @@ fn cannot_parse() -> Rejection {
 
 /// Validates `value` (at `loc`) against `T`'s schema like pydantic, then
 /// deserialises it.
-fn validate_value<T: DeserializeOwned>(
+pub(crate) fn validate_value<T: DeserializeOwned>(
     mut value: Value,
     schema: &BodySchema,
     loc: Vec<LocPart>,
@@ -318,7 +318,7 @@ fn json_invalid_at(bytes: &[u8], mut loc: Vec<LocPart>) -> ErrorItem {
 
 /// The schema of `T`, made once per type (for values that are not
 /// parameters, such as WebSocket messages).
-fn schema_of<T: JsonSchema + 'static>() -> std::sync::Arc<BodySchema> {
+pub(crate) fn schema_of<T: JsonSchema + 'static>() -> std::sync::Arc<BodySchema> {
     use std::any::TypeId;
     use std::collections::HashMap;
     use std::sync::{Arc, LazyLock, RwLock};
@@ -334,15 +334,6 @@ fn schema_of<T: JsonSchema + 'static>() -> std::sync::Arc<BodySchema> {
         .expect("schema cache")
         .insert(id, Arc::clone(&schema));
     schema
-}
-
-/// Validates a form read as a JSON object (`Form<T>`): the values are
-/// strings, coerced as pydantic's lax mode does; errors located after `loc`.
-pub(crate) fn validate_form<T>(object: Value, loc: Vec<LocPart>) -> Result<T, Vec<ErrorItem>>
-where
-    T: DeserializeOwned + JsonSchema + 'static,
-{
-    validate_value::<T>(object, &schema_of::<T>(), loc)
 }
 
 /// Parses and validates one JSON message (a WebSocket message) into `T`,

@@ -216,7 +216,7 @@ impl ParsedForm {
     /// The form as pydantic receives it for a model: one key per name
     /// (a list when repeated, or when the model wants a list), empty values
     /// left out.
-    fn as_object(&self, lists: &[String]) -> Map<String, Value> {
+    fn as_object(&self, is_list: impl Fn(&str) -> bool) -> Map<String, Value> {
         let mut object = Map::new();
         for (key, value) in &self.fields {
             if value.is_empty() {
@@ -229,7 +229,7 @@ impl ParsedForm {
                     let first = single.take();
                     *single = Value::Array(vec![first, value]);
                 }
-                None if lists.contains(key) => {
+                None if is_list(key) => {
                     object.insert(key.clone(), Value::Array(vec![value]));
                 }
                 None => {
@@ -541,10 +541,11 @@ where
         cx: &mut RequestContext,
         _spec: &'static ParamSpec,
     ) -> Result<Self, Rejection> {
-        let lists = list_fields::<T>();
+        // Made once per type, as for JSON bodies.
+        let schema = super::body::schema_of::<T>();
         let form = parsed(cx).await?;
-        let object = Value::Object(form.as_object(&lists));
-        super::body::validate_form::<T>(object, vec![LocPart::from("body")])
+        let object = Value::Object(form.as_object(|name| is_list(&schema.schema, name)));
+        super::body::validate_value::<T>(object, &schema, vec![LocPart::from("body")])
             .map(Form)
             .map_err(Rejection::Invalid)
     }
@@ -556,23 +557,13 @@ where
     }
 }
 
-/// The names of `T`'s properties that are arrays (a single value sent for
-/// them is still a list).
-fn list_fields<T: schemars::JsonSchema>() -> Vec<String> {
-    let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .filter(|(_, p)| {
-            p.get("type") == Some(&json!("array"))
-                || p.get("type")
-                    .and_then(Value::as_array)
-                    .is_some_and(|t| t.contains(&json!("array")))
-        })
-        .map(|(name, _)| name.clone())
-        .collect()
+/// Whether the model's property `name` is a list (then a single value sent
+/// for it is still a list).
+fn is_list(schema: &Value, name: &str) -> bool {
+    let array = json!("array");
+    schema["properties"][name]
+        .get("type")
+        .is_some_and(|t| *t == array || t.as_array().is_some_and(|ts| ts.contains(&array)))
 }
 
 /// pydantic's error for a text field where a file was expected.
