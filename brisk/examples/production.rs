@@ -1,8 +1,11 @@
-//! The operational knobs: worker processes, limits and timeouts.
+//! The operational knobs: worker processes, limits and timeouts, TLS,
+//! proxy headers, Prometheus metrics (at `/metrics`) and JSON logs.
 //!
 //! ```text
 //! cargo run --release --example production -- --port 8008 --workers 2 \
 //!     --limit-concurrency 100 --timeout-keep-alive 5 --timeout-request 30
+//! cargo run --release --example production -- --port 8443 \
+//!     --ssl-certfile cert.pem --ssl-keyfile key.pem --log-format json
 //! ```
 //!
 //! Every flag also reads a `BRISK_*` variable; `--help` lists them all.
@@ -16,6 +19,19 @@ use brisk::prelude::*;
 #[get("/")]
 async fn root() -> Json<Value> {
     Json(json!({"message": "Hello World", "worker_id": std::process::id()}))
+}
+
+/// The client and scheme as the app sees them: behind a trusted proxy
+/// (`--forwarded-allow-ips`), the ones its headers name.
+#[get("/whoami")]
+async fn whoami(conn: brisk::connection::ConnectionInfo) -> Json<Value> {
+    Json(json!({
+        "client": conn.client_host(),
+        "port": conn.client_port(),
+        "scheme": conn.scheme().as_str(),
+        "forwarded": conn.is_forwarded(),
+        "worker_id": std::process::id(),
+    }))
 }
 
 /// Awaits `ms` milliseconds (does not block the event loop).
@@ -75,8 +91,10 @@ fn main() {
                 panic!("startup failed: database unreachable");
             }
         })
+        .metrics_url("/metrics")
         .routes(routes![
             root,
+            whoami,
             slow,
             block_forever,
             too_slow,

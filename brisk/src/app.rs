@@ -53,6 +53,7 @@ pub struct App {
     pub(crate) startup: Vec<Hook>,
     pub(crate) shutdown: Vec<Hook>,
     pub(crate) docs_urls: DocsUrls,
+    metrics_url: Option<String>,
     /// App-wide layers and middleware, in the order added (innermost first).
     layers: Vec<AppLayer>,
     /// Services mounted under a path prefix.
@@ -98,6 +99,7 @@ impl App {
             startup: Vec::new(),
             shutdown: Vec::new(),
             docs_urls: DocsUrls::default(),
+            metrics_url: None,
             layers: Vec::new(),
             mounts: Vec::new(),
             handlers: ExceptionHandlers::default(),
@@ -130,6 +132,17 @@ impl App {
     /// ```
     pub fn openapi_url(mut self, url: Option<&str>) -> Self {
         self.docs_urls.openapi = url.map(str::to_owned);
+        self
+    }
+
+    /// Serves Prometheus metrics at `url` (see [`crate::prometheus`] for
+    /// what they are); `--metrics` turns them on at `/metrics` without code.
+    ///
+    /// ```
+    /// let app = brisk::App::new().metrics_url("/metrics");
+    /// ```
+    pub fn metrics_url(mut self, url: &str) -> Self {
+        self.metrics_url = Some(url.to_owned());
         self
     }
 
@@ -482,10 +495,16 @@ impl App {
             .unwrap_or(DEFAULT_SIZE);
         let app_deps = self.dependencies;
         let docs = crate::openapi::docs::operations(&self.docs_urls);
+        let metrics_url: Option<&'static str> = self
+            .metrics_url
+            .clone()
+            .or_else(|| config.metrics.then(|| "/metrics".to_owned()))
+            .map(|url| &*Box::leak(url.into_boxed_str()));
         let operations: Vec<Operation> = self
             .operations
             .into_iter()
             .chain(docs)
+            .chain(metrics_url.map(crate::prometheus::operation))
             .map(|mut op| {
                 let mut deps = app_deps.clone();
                 deps.append(&mut op.dependencies);
@@ -538,14 +557,22 @@ impl App {
                 description: self.description,
             },
             self.docs_urls,
+            config.root_path(),
         );
         let mut state = self.state;
         state.insert_shared(Arc::clone(&docs));
+        let metrics =
+            metrics_url.map(|url| crate::prometheus::Recorder::new(url, Arc::clone(&watchdog)));
+        if let Some(recorder) = &metrics {
+            state.insert_shared(Arc::clone(recorder));
+        }
         let limits = Limits {
             concurrency: config.limit_concurrency,
             max_requests: config.limit_max_requests.map(|n| n + jitter(config)),
             request_timeout: config.timeout_request.map(crate::serve::seconds),
             access_log: !config.no_access_log,
+            root_path: config.root_path(),
+            json_logs: config.log_format == crate::logging::LogFormat::Json,
         };
         let app = Arc::new(
             AppContext::new(
@@ -581,7 +608,14 @@ impl App {
             })
             .collect();
         let core = Core::new(router, app, self.mounts, limits.clone());
-        AppService::new(core, layers, limits, (self.startup, self.shutdown), docs)
+        AppService::new(
+            core,
+            layers,
+            limits,
+            (self.startup, self.shutdown),
+            docs,
+            metrics,
+        )
     }
 }
 

@@ -47,12 +47,14 @@
 
 pub mod app;
 pub mod body;
+pub mod connection;
 pub mod depends;
 pub mod error;
 pub mod exec;
 pub mod logging;
 pub mod openapi;
 pub mod params;
+pub mod prometheus;
 pub mod response;
 pub mod routing;
 pub mod serve;

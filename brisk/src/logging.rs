@@ -22,24 +22,48 @@ const QUEUE_LINES: usize = 10_000;
 static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 
-/// How to log: the filter (`RUST_LOG` syntax) and whether each line starts
-/// with the process id (with worker processes).
+/// How log lines are written.
+///
+/// ```
+/// use clap::ValueEnum;
+/// let json = brisk::logging::LogFormat::from_str("json", true).unwrap();
+/// assert_eq!(json, brisk::logging::LogFormat::Json);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `tracing`'s human-readable lines (colored on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `pid`,
+    /// `message`, the event's fields, and the fields of the spans it is in
+    /// (a request's `method`, `route`, `request_id`).
+    Json,
+}
+
+/// How to log: the filter (`RUST_LOG` syntax), the format, and whether each
+/// text line starts with the process id (with worker processes).
 #[derive(Debug, Clone)]
 pub struct LogSettings {
     /// Level filter, e.g. `info` or `info,brisk::access=off`.
     pub filter: String,
-    /// Prefix every line with `[pid]`.
+    /// Prefix every line with `[pid]` (text format; JSON lines always
+    /// carry a `pid`).
     pub with_pid: bool,
+    /// Text or JSON lines.
+    pub format: LogFormat,
 }
 
 /// Installs brisk's subscriber (stderr through the non-blocking queue);
 /// does nothing if the application installed a subscriber already.
 ///
 /// ```
-/// brisk::logging::init(&brisk::logging::LogSettings { filter: "warn".into(), with_pid: false });
+/// use brisk::logging::{LogFormat, LogSettings};
+/// brisk::logging::init(&LogSettings { filter: "warn".into(), with_pid: false, format: LogFormat::Text });
 /// tracing::warn!("goes to stderr, never blocking the caller");
 /// ```
 pub fn init(settings: &LogSettings) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = NonBlockingBuilder::default()
@@ -48,16 +72,31 @@ pub fn init(settings: &LogSettings) {
         .thread_name("brisk-log-writer")
         .finish(std::io::stderr());
     let counter = writer.error_counter();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(writer)
-        .with_ansi(ansi);
-    let installed = if settings.with_pid {
-        builder
-            .event_format(WithPid(tracing_subscriber::fmt::format().with_ansi(ansi)))
-            .try_init()
-    } else {
-        builder.try_init()
+    let registry = tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new(filter));
+    let installed = match settings.format {
+        LogFormat::Json => registry
+            .with(SpanFieldsLayer)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .event_format(JsonLines),
+            )
+            .try_init(),
+        LogFormat::Text if settings.with_pid => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(ansi)
+                    .event_format(WithPid(tracing_subscriber::fmt::format().with_ansi(ansi))),
+            )
+            .try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(ansi),
+            )
+            .try_init(),
     };
     if installed.is_ok() {
         *GUARD.lock().expect("log guard lock") = Some(guard);
@@ -124,6 +163,111 @@ where
     ) -> std::fmt::Result {
         write!(writer, "[{}] ", std::process::id())?;
         self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// A span's fields as JSON, kept in the span's extensions for
+/// [`JsonLines`] (the fmt layer keeps them only as formatted text).
+struct SpanFields(serde_json::Map<String, serde_json::Value>);
+
+/// Records every span's fields (at creation and when recorded later, such
+/// as a request's route once it is known) as [`SpanFields`].
+struct SpanFieldsLayer;
+
+impl<S> tracing_subscriber::Layer<S> for SpanFieldsLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            let mut fields = serde_json::Map::new();
+            attrs.record(&mut JsonVisitor(&mut fields));
+            span.extensions_mut().insert(SpanFields(fields));
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<SpanFields>()
+        {
+            values.record(&mut JsonVisitor(&mut fields.0));
+        }
+    }
+}
+
+/// Collects fields into a JSON object.
+struct JsonVisitor<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for JsonVisitor<'_> {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+/// `--log-format json`: one object per line.
+struct JsonLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing_subscriber::fmt::time::FormatTime;
+        let meta = event.metadata();
+        let mut timestamp = String::new();
+        tracing_subscriber::fmt::time::SystemTime.format_time(
+            &mut tracing_subscriber::fmt::format::Writer::new(&mut timestamp),
+        )?;
+        let mut line = serde_json::Map::new();
+        line.insert("timestamp".into(), timestamp.into());
+        line.insert("level".into(), meta.level().as_str().into());
+        line.insert("target".into(), meta.target().into());
+        line.insert("pid".into(), std::process::id().into());
+        // Outermost span first, so the event's own fields win.
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                    for (k, v) in &fields.0 {
+                        line.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        event.record(&mut JsonVisitor(&mut line));
+        let text = serde_json::to_string(&line).map_err(|_| std::fmt::Error)?;
+        writeln!(writer, "{text}")
     }
 }
 

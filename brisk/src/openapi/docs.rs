@@ -41,6 +41,8 @@ impl Default for DocsUrls {
 pub(crate) struct Docs {
     pub(crate) info: ApiInfo,
     pub(crate) urls: DocsUrls,
+    /// `--root-path`: the prefix a proxy serves the app under (`""`: none).
+    pub(crate) root_path: String,
     /// The operations, described (without their services), set once the
     /// app's router exists.
     operations: OnceLock<Vec<Operation>>,
@@ -48,10 +50,11 @@ pub(crate) struct Docs {
 }
 
 impl Docs {
-    pub(crate) fn new(info: ApiInfo, urls: DocsUrls) -> Arc<Self> {
+    pub(crate) fn new(info: ApiInfo, urls: DocsUrls, root_path: String) -> Arc<Self> {
         Arc::new(Docs {
             info,
             urls,
+            root_path,
             operations: OnceLock::new(),
             document: OnceLock::new(),
         })
@@ -67,11 +70,30 @@ impl Docs {
         self.document
             .get_or_init(|| {
                 let operations = self.operations.get().map_or(&[][..], Vec::as_slice);
-                let doc = super::document(&self.info, operations);
+                let mut doc = super::document(&self.info, operations);
+                if !self.root_path.is_empty() {
+                    doc = with_servers(doc, &self.root_path);
+                }
                 Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document is valid JSON"))
             })
             .clone()
     }
+}
+
+/// FastAPI's `servers: [{"url": root_path}]`, right after `info`.
+fn with_servers(doc: serde_json::Value, root_path: &str) -> serde_json::Value {
+    let serde_json::Value::Object(map) = doc else {
+        return doc;
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in map {
+        let after_info = key == "info";
+        out.insert(key, value);
+        if after_info {
+            out.insert("servers".into(), serde_json::json!([{ "url": root_path }]));
+        }
+    }
+    serde_json::Value::Object(out)
 }
 
 /// The app's [`Docs`], from a documentation route's request.
@@ -108,9 +130,11 @@ fn page_inputs(
     page: fn(&DocsUrls) -> &Option<String>,
 ) -> (String, String, String) {
     let docs = docs(cx);
-    let spec = docs.urls.openapi.clone().unwrap_or_default();
+    // Behind a proxy under a prefix, the browser asks for the prefixed URLs.
+    let root = &docs.root_path;
+    let spec = format!("{root}{}", docs.urls.openapi.as_deref().unwrap_or_default());
     (
-        page(&docs.urls).clone().unwrap_or_default(),
+        format!("{root}{}", page(&docs.urls).as_deref().unwrap_or_default()),
         spec,
         html_escape(&docs.info.title),
     )

@@ -344,6 +344,7 @@ transparent_serialize!(Query, Header, Cookie);
 pub struct Request {
     parts: http::request::Parts,
     body: Bytes,
+    connection: crate::connection::ConnectionInfo,
 }
 
 impl Request {
@@ -363,6 +364,11 @@ impl Request {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+    /// The client's address and the scheme (FastAPI's `request.client`,
+    /// `request.url.scheme`).
+    pub fn connection(&self) -> &crate::connection::ConnectionInfo {
+        &self.connection
+    }
 }
 
 impl FromRequest for Request {
@@ -376,6 +382,32 @@ impl FromRequest for Request {
         parts.uri = cx.parts.uri.clone();
         parts.version = cx.parts.version;
         parts.headers = cx.parts.headers.clone();
-        Ok(Request { parts, body })
+        let connection = cx
+            .parts
+            .extensions
+            .get::<crate::connection::ConnectionInfo>()
+            .cloned()
+            .unwrap_or_else(crate::connection::ConnectionInfo::in_process);
+        Ok(Request {
+            parts,
+            body,
+            connection,
+        })
+    }
+}
+
+/// The client's address and the scheme (see [`ConnectionInfo`]): what the
+/// server saw, corrected by a trusted proxy's headers.
+impl FromRequest for crate::connection::ConnectionInfo {
+    async fn from_request(
+        cx: &mut RequestContext,
+        _spec: &'static ParamSpec,
+    ) -> Result<Self, Rejection> {
+        Ok(cx
+            .parts
+            .extensions
+            .get::<crate::connection::ConnectionInfo>()
+            .cloned()
+            .unwrap_or_else(crate::connection::ConnectionInfo::in_process))
     }
 }

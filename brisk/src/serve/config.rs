@@ -164,6 +164,47 @@ pub struct ServerConfig {
     /// Do not log one line per request.
     #[arg(long, env = "BRISK_NO_ACCESS_LOG")]
     pub no_access_log: bool,
+
+    /// How log lines are written: text, or json (one object per line).
+    #[arg(long, env = "BRISK_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+
+    /// Serve HTTPS with this PEM certificate chain (uvicorn's flag).
+    #[arg(long, env = "BRISK_SSL_CERTFILE")]
+    pub ssl_certfile: Option<std::path::PathBuf>,
+
+    /// The PEM private key (RSA, ECDSA or Ed25519) of --ssl-certfile
+    /// [default: read from the certificate file].
+    #[arg(long, env = "BRISK_SSL_KEYFILE")]
+    pub ssl_keyfile: Option<std::path::PathBuf>,
+
+    /// Seconds a TLS handshake may take.
+    #[arg(long, env = "BRISK_SSL_HANDSHAKE_TIMEOUT", default_value_t = 10.0)]
+    pub ssl_handshake_timeout: f64,
+
+    /// Believe X-Forwarded-For / X-Forwarded-Proto (and RFC 7239 Forwarded)
+    /// from the addresses in --forwarded-allow-ips (the default).
+    #[arg(long, overrides_with = "no_proxy_headers")]
+    pub proxy_headers: bool,
+
+    /// Ignore every proxy header.
+    #[arg(long, env = "BRISK_NO_PROXY_HEADERS", overrides_with = "proxy_headers")]
+    pub no_proxy_headers: bool,
+
+    /// Comma-separated addresses and networks (CIDR) whose proxy headers are
+    /// believed; `*` trusts every peer.
+    #[arg(long, env = "BRISK_FORWARDED_ALLOW_IPS", default_value = "127.0.0.1")]
+    pub forwarded_allow_ips: String,
+
+    /// The path prefix the app is served under behind a proxy (FastAPI's
+    /// `root_path`): in the OpenAPI `servers`, in /docs, and stripped from
+    /// request paths that still carry it.
+    #[arg(long, env = "BRISK_ROOT_PATH", default_value = "")]
+    pub root_path: String,
+
+    /// Serve Prometheus metrics (at /metrics, or the app's `metrics_url`).
+    #[arg(long, env = "BRISK_METRICS")]
+    pub metrics: bool,
 }
 
 /// Seconds (as given on the command line) to a duration; negative or
@@ -183,8 +224,27 @@ impl ServerConfig {
                 grace: seconds(self.min_rate_grace),
             },
             write_idle: seconds(self.timeout_write_idle),
+            tls_handshake: seconds(self.ssl_handshake_timeout),
             max_header_size: self.limit_max_header_size,
             max_headers: self.limit_max_headers.max(1),
+        }
+    }
+
+    /// The proxies whose forwarding headers are believed; `None` with
+    /// `--no-proxy-headers`.
+    pub(crate) fn trusted_proxies(&self) -> Option<super::proxy::TrustedProxies> {
+        (!self.no_proxy_headers)
+            .then(|| super::proxy::TrustedProxies::parse(&self.forwarded_allow_ips))
+    }
+
+    /// `--root-path` as a prefix: `""`, or `/api` (leading slash, none at
+    /// the end).
+    pub fn root_path(&self) -> String {
+        let trimmed = self.root_path.trim().trim_end_matches('/');
+        if trimmed.is_empty() || trimmed.starts_with('/') {
+            trimmed.to_owned()
+        } else {
+            format!("/{trimmed}")
         }
     }
 

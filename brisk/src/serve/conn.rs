@@ -1,10 +1,11 @@
 //! One connection, from its first bytes to its close: HTTP/1.1 or HTTP/2
-//! (cleartext, prior knowledge) chosen from those bytes, served by hyper,
-//! with a deadline at every stage.
+//! (cleartext with prior knowledge, chosen from those bytes; or TLS, chosen
+//! by ALPN), served by hyper, with a deadline at every stage.
 //!
 //! | stage | deadline |
 //! |---|---|
 //! | waiting for the first bytes (in the acceptor) | `--timeout-keep-alive` |
+//! | the TLS handshake (with `--ssl-certfile`) | `--ssl-handshake-timeout` |
 //! | reading a request head (HTTP/1.1) | `--timeout-keep-alive` from its first byte (hyper's header timer), 431 beyond `--limit-max-header-size` |
 //! | idle between requests | `--timeout-keep-alive` (HTTP/1.1: hyper; HTTP/2: no open stream for that long → GOAWAY) |
 //! | reading a request body | `--timeout-body-idle` between chunks, `--min-body-rate` on average → 408 |
@@ -36,9 +37,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::AsyncReadExt;
 
 use super::deadline::{BodyDeadlines, DeadlineBody, Lingering};
-use super::io::ConnIo;
+use super::io::{ConnIo, Transport};
+use super::proxy::TrustedProxies;
+use super::tls::Tls;
 use super::tracker::{BusyGuard, ConnHandle};
 use crate::body::{Body, BoxError};
+use crate::connection::{ConnectionInfo, Scheme};
 use crate::error::HttpError;
 use crate::response::{CloseConnection, IntoResponse};
 use crate::service::AppService;
@@ -62,21 +66,32 @@ pub(crate) struct ConnSettings {
     pub(crate) body: BodyDeadlines,
     /// A response write making no progress.
     pub(crate) write_idle: Duration,
+    /// A TLS handshake, from the first byte.
+    pub(crate) tls_handshake: Duration,
     /// The largest request head in bytes.
     pub(crate) max_header_size: usize,
     /// The most header lines in a request head.
     pub(crate) max_headers: usize,
 }
 
-/// hyper's connection builders, configured once per server.
+/// hyper's connection builders, TLS and the proxies to trust, configured
+/// once per server.
 pub(crate) struct Protocols {
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     settings: ConnSettings,
+    /// `--ssl-certfile`: every connection is TLS.
+    pub(crate) tls: Option<Arc<Tls>>,
+    /// `--proxy-headers`: whose forwarding headers to believe.
+    proxies: Option<TrustedProxies>,
 }
 
 impl Protocols {
-    pub(crate) fn new(settings: ConnSettings) -> Self {
+    pub(crate) fn new(
+        settings: ConnSettings,
+        tls: Option<Arc<Tls>>,
+        proxies: Option<TrustedProxies>,
+    ) -> Self {
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
             .header_read_timeout(settings.head_timeout)
@@ -86,11 +101,27 @@ impl Protocols {
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
-        Protocols { h1, h2, settings }
+        Protocols {
+            h1,
+            h2,
+            settings,
+            tls,
+            proxies,
+        }
     }
 
     pub(crate) fn settings(&self) -> &ConnSettings {
         &self.settings
+    }
+
+    /// The request's client and scheme: the connection's, or a trusted
+    /// proxy's (see `proxy`).
+    fn connection_info(&self, conn: &Conn, headers: &http::HeaderMap) -> ConnectionInfo {
+        let direct = ConnectionInfo::new(conn.peer, conn.scheme);
+        match &self.proxies {
+            Some(proxies) => proxies.resolve(direct, headers),
+            None => direct,
+        }
     }
 }
 
@@ -119,32 +150,88 @@ pub(crate) async fn serve_connection(
     };
     let _ = stream.set_nodelay(true);
     let settings = protocols.settings();
-    let prefix = match complete_preface(&mut stream, prefix, settings.head_timeout).await {
-        Some(p) => p,
-        None => return,
-    };
-    let is_h2 = prefix.starts_with(H2_PREFACE);
     let state = Arc::clone(handle.state());
-    let io = TokioIo::new(ConnIo::new(
-        prefix,
+    let Some(tls) = protocols.tls.clone() else {
+        let prefix = match complete_preface(&mut stream, prefix, settings.head_timeout).await {
+            Some(p) => p,
+            None => return,
+        };
+        let is_h2 = prefix.starts_with(H2_PREFACE);
+        let io = ConnIo::new(prefix, stream, settings.write_idle, Arc::clone(&state));
+        let conn = Conn {
+            peer,
+            scheme: Scheme::Http,
+            is_h2,
+        };
+        return serve_http(app, protocols, handle, io, conn).await;
+    };
+    // TLS: the handshake (bounded, and given up if the connection is shed),
+    // then HTTP/2 if ALPN chose it.
+    let raw = ConnIo::new(prefix, stream, settings.write_idle, Arc::clone(&state));
+    let handshake = tokio::time::timeout(settings.tls_handshake, tls.acceptor().accept(raw));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out (--ssl-handshake-timeout)"),
+        },
+        () = state.shed() => return,
+    };
+    let is_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let io = ConnIo::new(
+        Bytes::new(),
         stream,
         settings.write_idle,
         Arc::clone(&state),
-    ));
+    );
+    let conn = Conn {
+        peer,
+        scheme: Scheme::Https,
+        is_h2,
+    };
+    serve_http(app, protocols, handle, io, conn).await;
+}
+
+/// What the HTTP layer needs to know about its connection.
+#[derive(Clone, Copy)]
+struct Conn {
+    peer: SocketAddr,
+    scheme: Scheme,
+    is_h2: bool,
+}
+
+/// Serves HTTP/1.1 or HTTP/2 over `io` (plain or TLS) until the connection
+/// ends, is shed, or the server stops.
+async fn serve_http<T: Transport + Send + 'static>(
+    app: Arc<AppService>,
+    protocols: Arc<Protocols>,
+    handle: ConnHandle,
+    io: ConnIo<T>,
+    conn_info: Conn,
+) {
+    let Conn { peer, is_h2, .. } = conn_info;
+    let settings = protocols.settings();
+    let state = Arc::clone(handle.state());
+    let io = TokioIo::new(io);
     let mut draining = handle.draining();
     let service = {
         let state = Arc::clone(&state);
         let body_deadlines = settings.body;
         let draining = draining.clone();
+        let protocols = Arc::clone(&protocols);
         service_fn(move |mut req: Request<Incoming>| {
             let app = Arc::clone(&app);
+            let protocols = Arc::clone(&protocols);
             let busy = state.enter();
             let closing = state.is_closing();
             if req.headers().contains_key(UPGRADE) {
                 req.extensions_mut().insert(upgrade_hold(&state, &draining));
             }
             async move {
-                Ok::<_, Infallible>(answer(&app, req, busy, closing, body_deadlines, peer).await)
+                let connection = protocols.connection_info(&conn_info, req.headers());
+                Ok::<_, Infallible>(
+                    answer(&app, req, busy, closing, body_deadlines, connection).await,
+                )
             }
         })
     };
@@ -258,7 +345,7 @@ async fn answer(
     busy: BusyGuard,
     closing: bool,
     deadlines: BodyDeadlines,
-    peer: SocketAddr,
+    connection: ConnectionInfo,
 ) -> http::Response<TrackedBody> {
     let version = req.version();
     let mut resp = if let Some(problem) = protocol_problem(&req) {
@@ -267,7 +354,7 @@ async fn answer(
         resp
     } else {
         let (mut parts, incoming) = req.into_parts();
-        parts.extensions.insert(peer);
+        parts.extensions.insert(connection);
         let body = if version == Version::HTTP_2 {
             Body::new(DeadlineBody::new(Lingering::new(incoming), deadlines))
         } else {

@@ -26,7 +26,6 @@
 //!   hence the rewrite here.
 
 use std::io;
-use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -37,6 +36,31 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::tracker::ConnState;
+
+/// What a [`ConnIo`] wraps: the TCP socket, or the TLS stream over it.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// After the reactor said "not yet": tries the write on the socket
+    /// itself (see "Writes before the reactor's first turn" above).
+    fn send_now(&self, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>>;
+}
+
+impl Transport for tokio::net::TcpStream {
+    fn send_now(&self, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match socket2::SockRef::from(self).send_vectored(bufs) {
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// TLS: the socket underneath is a [`ConnIo`] of its own, which already
+/// writes directly; rustls's buffered records go out through it.
+impl<T: AsyncRead + AsyncWrite + Unpin> Transport for tokio_rustls::server::TlsStream<T> {
+    fn send_now(&self, _bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Poll::Pending
+    }
+}
 
 /// `inner`, with `prefix` served first, a write deadline, and hyper's error
 /// answers given JSON bodies.
@@ -89,7 +113,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite + AsFd + Unpin> ConnIo<T> {
+impl<T: Transport> ConnIo<T> {
     /// Tracks a write's progress: clears the stall timer on progress, arms
     /// it when the write has to wait, fails once it fires.
     fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
@@ -135,7 +159,7 @@ impl<T: AsyncWrite + AsFd + Unpin> ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite + AsFd + Unpin> AsyncWrite for ConnIo<T> {
+impl<T: Transport> AsyncWrite for ConnIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -153,11 +177,7 @@ impl<T: AsyncWrite + AsFd + Unpin> AsyncWrite for ConnIo<T> {
         }
         let poll = match Pin::new(&mut this.inner).poll_write(cx, buf) {
             // Registered for wake-up above; try the socket itself meanwhile.
-            Poll::Pending => match socket2::SockRef::from(&this.inner).send(buf) {
-                Ok(n) => Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
-                Err(e) => Poll::Ready(Err(e)),
-            },
+            Poll::Pending => this.inner.send_now(&[io::IoSlice::new(buf)]),
             ready => ready,
         };
         this.watch(cx, poll)
@@ -183,11 +203,7 @@ impl<T: AsyncWrite + AsFd + Unpin> AsyncWrite for ConnIo<T> {
             return this.poll_replacement(cx);
         }
         let poll = match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => match socket2::SockRef::from(&this.inner).send_vectored(bufs) {
-                Ok(n) => Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
-                Err(e) => Poll::Ready(Err(e)),
-            },
+            Poll::Pending => this.inner.send_now(bufs),
             ready => ready,
         };
         this.watch(cx, poll)

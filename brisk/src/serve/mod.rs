@@ -7,6 +7,8 @@
 //!   served on, and the rescue of connections queued on a blocked one.
 //! * `conn`, `io`, `deadline`: one connection, HTTP/1.1 or HTTP/2 cleartext,
 //!   served by hyper with a deadline at every stage (see the table in `conn`).
+//! * `tls`: HTTPS with rustls (`--ssl-certfile`), reloaded on SIGHUP.
+//! * `proxy`: `--proxy-headers`, the client and scheme behind a trusted proxy.
 //! * `tracker`: every open connection; shedding idle ones at the
 //!   file-descriptor limit, draining them all on shutdown.
 //! * `workers`: `--workers N` processes under a supervisor.
@@ -22,6 +24,8 @@ mod conn;
 mod deadline;
 mod io;
 mod lanes;
+mod proxy;
+mod tls;
 mod tracker;
 mod workers;
 
@@ -51,6 +55,7 @@ pub fn init_logging(config: &ServerConfig) {
     crate::logging::init(&crate::logging::LogSettings {
         filter: config.log_level.clone(),
         with_pid: config.workers > 1 || workers::is_worker(),
+        format: config.log_format,
     });
 }
 
@@ -98,6 +103,16 @@ pub(crate) fn build_runtime(
 /// app is served by N worker processes (see [`workers`](self::workers)).
 pub fn run(app: impl Servable, config: ServerConfig) -> i32 {
     init_logging(&config);
+    // Bad TLS files are a configuration error: say so once and stop, rather
+    // than start workers that cannot serve.
+    let tls = match tls::Tls::from_config(&config) {
+        Ok(tls) => tls.map(Arc::new),
+        Err(e) => {
+            tracing::error!("{e}");
+            crate::logging::flush();
+            return 1;
+        }
+    };
     if config.workers > 1 && !workers::is_worker() {
         return workers::supervise(config);
     }
@@ -123,7 +138,7 @@ pub fn run(app: impl Servable, config: ServerConfig) -> i32 {
             (cores / config.workers.max(1)).max(1)
         })
     });
-    match Server::new(shared, listener, threads, &config) {
+    match Server::new(shared, listener, threads, &config, tls) {
         Ok(server) => {
             let retire = Arc::clone(&server.app);
             server.run(
@@ -182,6 +197,26 @@ struct Server {
     tracker: Arc<Tracker>,
     head_timeout: Duration,
     acceptor: tokio::runtime::Runtime,
+    tls: Option<Arc<tls::Tls>>,
+}
+
+/// SIGHUP with TLS on: the certificate files are read again; handshakes
+/// from then on get the new certificate, open connections keep theirs.
+/// (Under a supervisor, SIGHUP goes to the supervisor, which replaces the
+/// workers instead; each new worker loads the files.)
+async fn reload_tls_on_sighup(tls: Arc<tls::Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP received, TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP received, but the TLS files do not load; keeping the current certificate")
+            }
+        }
+    }
 }
 
 impl Server {
@@ -190,13 +225,19 @@ impl Server {
         listener: std::net::TcpListener,
         workers: Option<usize>,
         config: &ServerConfig,
+        tls: Option<Arc<tls::Tls>>,
     ) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
         tune_allocator();
         let settings = config.conn_settings();
         let head_timeout = settings.head_timeout;
         let tracker = Tracker::new(tracker::raise_fd_limit());
-        let protocols = Arc::new(Protocols::new(settings));
+        let protocols = Arc::new(Protocols::new(settings, tls, config.trusted_proxies()));
+        if let Some(metrics) = &app.metrics {
+            let tracker = Arc::clone(&tracker);
+            metrics.count_connections_with(Box::new(move || tracker.open()));
+        }
+        let protocols_tls = protocols.tls.clone();
         let dispatcher =
             Dispatcher::new(Arc::clone(&app), workers, protocols, Arc::clone(&tracker))?;
         let acceptor = tokio::runtime::Builder::new_current_thread()
@@ -209,6 +250,7 @@ impl Server {
             tracker,
             head_timeout,
             acceptor,
+            tls: protocols_tls,
         })
     }
 
@@ -227,16 +269,21 @@ impl Server {
             tracker,
             head_timeout,
             acceptor,
+            tls,
         } = self;
         acceptor.block_on(async {
             let listener = TcpListener::from_std(listener).expect("register listener");
             if let Ok(local) = listener.local_addr() {
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 tracing::info!(
                     pid = std::process::id(),
                     threadpool = app.context().pool.size(),
                     blocking_policy = ?app.context().watchdog.policy(),
-                    "brisk serving on http://{local} (press Ctrl+C to quit)"
+                    "brisk serving on {scheme}://{local} (press Ctrl+C to quit)"
                 );
+            }
+            if let Some(tls) = tls {
+                tokio::spawn(reload_tls_on_sighup(tls));
             }
             if let Some(health) = workers::health_socket() {
                 workers::report_ready(&health);
@@ -255,6 +302,9 @@ impl Server {
             acceptor.run(listener, shutdown).await;
             dispatcher.drain(grace).await;
         });
+        if let Some(metrics) = &app.metrics {
+            metrics.share(); // the last second's figures, for the workers that remain
+        }
         let shutdown_hooks = app.take_hooks(false);
         if !shutdown_hooks.is_empty() {
             dispatcher.block_on_main(crate::service::run_hooks(shutdown_hooks));
@@ -278,6 +328,7 @@ impl Server {
 /// ```
 pub struct BackgroundServer {
     addr: SocketAddr,
+    https: bool,
     app: Arc<AppService>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -290,11 +341,16 @@ impl BackgroundServer {
         let shared = app.build(&config);
         let listener = accept::bind(&config).expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        let tls = tls::Tls::from_config(&config)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(Arc::new);
+        let https = tls.is_some();
         let server = Server::new(
             Arc::clone(&shared),
             listener,
             config.event_loop_threads,
             &config,
+            tls,
         )
         .expect("start server");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -312,6 +368,7 @@ impl BackgroundServer {
             .expect("spawn server thread");
         BackgroundServer {
             addr,
+            https,
             app: shared,
             stop: Some(tx),
             thread: Some(thread),
@@ -323,9 +380,10 @@ impl BackgroundServer {
         self.addr
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The watchdog's and thread pool's counters.

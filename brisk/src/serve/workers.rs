@@ -161,7 +161,16 @@ pub(crate) fn supervise(config: ServerConfig) -> i32 {
         .enable_all()
         .build()
         .expect("supervisor runtime");
-    runtime.block_on(Supervisor::new(config, listener).run())
+    // Where the workers' metrics meet (see `crate::prometheus`); removed
+    // when the supervisor stops.
+    let metrics_dir = tempfile::Builder::new()
+        .prefix("brisk-metrics-")
+        .tempdir()
+        .map_err(|e| tracing::warn!(error = %e, "no directory for the workers' metrics; each scrape sees one worker"))
+        .ok();
+    let mut supervisor = Supervisor::new(config, listener);
+    supervisor.metrics_dir = metrics_dir.as_ref().map(|d| d.path().to_owned());
+    runtime.block_on(supervisor.run())
 }
 
 struct Supervisor {
@@ -178,6 +187,7 @@ struct Supervisor {
     rolling: VecDeque<usize>,
     rolling_pending: Option<(usize, usize)>,
     stopping: bool,
+    metrics_dir: Option<std::path::PathBuf>,
 }
 
 impl Supervisor {
@@ -195,6 +205,7 @@ impl Supervisor {
             rolling: VecDeque::new(),
             rolling_pending: None,
             stopping: false,
+            metrics_dir: None,
         }
     }
 
@@ -215,6 +226,9 @@ impl Supervisor {
             .env(ENV_HEALTH_FD, theirs.as_raw_fd().to_string())
             .env(ENV_WORKER_ID, id.to_string())
             .kill_on_drop(false);
+        if let Some(dir) = &self.metrics_dir {
+            cmd.env(crate::prometheus::ENV_METRICS_DIR, dir);
+        }
         // A worker gets SIGTERM if the supervisor dies (even by SIGKILL),
         // drains, and exits, instead of living on unsupervised. If the
         // supervisor died before prctl took effect, the worker is already
@@ -265,7 +279,12 @@ impl Supervisor {
         tracing::info!(
             pid = std::process::id(),
             workers = self.target,
-            "brisk supervisor serving on http://{} with {} workers",
+            "brisk supervisor serving on {}://{} with {} workers",
+            if self.config.ssl_certfile.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             self.listener
                 .as_ref()
                 .and_then(|l| l.local_addr().ok())
@@ -284,6 +303,12 @@ impl Supervisor {
                 _ = term.recv() => { tracing::info!("SIGTERM received, stopping workers"); break; }
                 _ = int.recv() => { tracing::info!("SIGINT received, stopping workers"); break; }
                 _ = hup.recv() => {
+                    // New workers load the certificate again; a broken one
+                    // must not replace working workers with failing ones.
+                    if let Err(e) = super::tls::Tls::from_config(&self.config) {
+                        tracing::error!(error = %e, "SIGHUP received, but the TLS files do not load; keeping the running workers");
+                        continue;
+                    }
                     tracing::info!("SIGHUP received, replacing workers one at a time");
                     self.rolling = self.workers.keys().copied().collect();
                     self.next_rolling();

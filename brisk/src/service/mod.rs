@@ -33,11 +33,15 @@ use http::header::ALLOW;
 use tower::Service;
 use tower::util::BoxCloneSyncService;
 
+use tracing::Instrument;
+
 use crate::body::Body;
+use crate::connection::ConnectionInfo;
 use crate::error::HttpError;
 use crate::exec::scope::BoxFuture;
 use crate::logging::RateLimited;
 use crate::params::AppContext;
+use crate::prometheus::Recorder;
 use crate::response::{IntoResponse, Response, body_too_large};
 use crate::routing::{BoxService, LayerFn, PathParams, RouteMatch, Router};
 
@@ -52,6 +56,12 @@ pub struct Limits {
     pub request_timeout: Option<Duration>,
     /// One access-log line per request.
     pub access_log: bool,
+    /// `--root-path`: the prefix a proxy serves the app under (`""`: none).
+    pub root_path: String,
+    /// `--log-format json`: request spans are created at `info` (they carry
+    /// the route and request id into every line logged inside a request);
+    /// otherwise at `debug`, off unless a filter asks for them.
+    pub json_logs: bool,
 }
 
 /// A startup or shutdown hook.
@@ -138,7 +148,8 @@ impl Core {
         {
             return body_too_large();
         }
-        let (op, params) = match self.router.route(&parts.method, parts.uri.path()) {
+        let path = strip_root(&self.limits.root_path, parts.uri.path());
+        let (op, params) = match self.router.route(&parts.method, path) {
             RouteMatch::Found(op, params) => (Arc::clone(op), params),
             RouteMatch::MethodNotAllowed(allow) => {
                 let error = HttpError::new(405, "Method Not Allowed")
@@ -146,7 +157,7 @@ impl Core {
                 return self.app.handlers.answer(&parts, error.into_response());
             }
             RouteMatch::NotFound => {
-                if let Some((service, rest)) = self.mount_for(parts.uri.path()) {
+                if let Some((service, rest)) = self.mount_for(path) {
                     let mut service = service.clone();
                     let mut uri = rest;
                     if let Some(query) = parts.uri.query() {
@@ -219,7 +230,8 @@ impl Core {
     /// 404, or FastAPI's 307 to the same path with (or without) a trailing
     /// slash when that one exists.
     fn not_found(&self, parts: &http::request::Parts) -> Response {
-        let Some(other) = self.router.slash_redirect(parts.uri.path()) else {
+        let path = strip_root(&self.limits.root_path, parts.uri.path());
+        let Some(other) = self.router.slash_redirect(path) else {
             return HttpError::not_found("Not Found").into_response();
         };
         let host = parts
@@ -227,10 +239,16 @@ impl Core {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let scheme = parts.uri.scheme_str().unwrap_or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectionInfo>()
+                .map_or("http", |c| c.scheme().as_str())
+        });
+        let root = &self.limits.root_path;
         let mut location = match host {
-            Some(host) => format!("{scheme}://{host}{other}"),
-            None => other,
+            Some(host) => format!("{scheme}://{host}{root}{other}"),
+            None => format!("{root}{other}"),
         };
         if let Some(query) = parts.uri.query() {
             location.push('?');
@@ -242,6 +260,19 @@ impl Core {
             resp.headers_mut().insert(http::header::LOCATION, value);
         }
         resp
+    }
+}
+
+/// The path to route: without `root` when it starts with it (a proxy that
+/// did not strip the prefix), as FastAPI's `root_path` allows.
+fn strip_root<'a>(root: &str, path: &'a str) -> &'a str {
+    if root.is_empty() {
+        return path;
+    }
+    match path.strip_prefix(root) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
     }
 }
 
@@ -319,6 +350,8 @@ pub struct AppService {
     startup: Mutex<Vec<Hook>>,
     shutdown: Mutex<Vec<Hook>>,
     pub(crate) docs: Arc<crate::openapi::Docs>,
+    /// The Prometheus endpoint's counters, when it is on.
+    pub(crate) metrics: Option<Arc<Recorder>>,
 }
 
 impl AppService {
@@ -328,6 +361,7 @@ impl AppService {
         limits: Limits,
         hooks: (Vec<Hook>, Vec<Hook>),
         docs: Arc<crate::openapi::Docs>,
+        metrics: Option<Arc<Recorder>>,
     ) -> Arc<Self> {
         let layered = (!layers.is_empty()).then(|| {
             layers.iter().fold(
@@ -344,6 +378,7 @@ impl AppService {
             startup: Mutex::new(hooks.0),
             shutdown: Mutex::new(hooks.1),
             docs,
+            metrics,
         })
     }
 
@@ -356,10 +391,73 @@ impl AppService {
     /// including a panicking layer or middleware (500).
     pub async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
         let started = Instant::now();
-        let logged = self
-            .limits
-            .access_log
-            .then(|| (req.method().clone(), req.uri().clone()));
+        let span = self.request_span(&req);
+        if span.is_disabled() && !self.limits.access_log && self.metrics.is_none() {
+            return self.answer(req).await; // nothing to observe: the fast path
+        }
+        let method = req.method().clone();
+        let uri = self.limits.access_log.then(|| req.uri().clone());
+        let client = req.extensions().get::<ConnectionInfo>().cloned();
+        let request_id =
+            (!span.is_disabled() || self.limits.access_log).then(|| request_id(req.headers()));
+        if let Some(id) = &request_id {
+            span.record("request_id", id.as_str());
+        }
+        let in_flight = self.metrics.as_deref().map(Recorder::enter);
+        let resp = self.answer(req).instrument(span.clone()).await;
+        drop(in_flight);
+        let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
+        if let Some(route) = route {
+            span.record("route", route);
+        }
+        if let Some(metrics) = &self.metrics
+            && route != Some(metrics.url())
+        {
+            metrics.record(&method, route, resp.status().as_u16(), started.elapsed());
+        }
+        if let Some(uri) = uri {
+            let _entered = span.enter();
+            access_log(AccessLine {
+                method: &method,
+                uri: &uri,
+                route,
+                status: resp.status(),
+                started,
+                client: client.as_ref(),
+                request_id: request_id.as_deref(),
+            });
+        }
+        resp
+    }
+
+    /// The span a request runs in (see [`Limits::json_logs`]).
+    fn request_span(&self, req: &http::Request<Body>) -> tracing::Span {
+        // Field values are only computed when the span is enabled.
+        let trace_id = || {
+            req.headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(trace_id_of)
+        };
+        if self.limits.json_logs {
+            tracing::info_span!(target: "brisk::request", "request",
+                method = %req.method(),
+                route = tracing::field::Empty,
+                request_id = tracing::field::Empty,
+                trace_id = trace_id(),
+            )
+        } else {
+            tracing::debug_span!(target: "brisk::request", "request",
+                method = %req.method(),
+                route = tracing::field::Empty,
+                request_id = tracing::field::Empty,
+                trace_id = trace_id(),
+            )
+        }
+    }
+
+    /// The app's answer, and the process-wide request count.
+    async fn answer(self: &Arc<Self>, req: http::Request<Body>) -> Response {
         let resp = match &self.layered {
             None => Arc::clone(&self.core).call(req).await,
             Some(service) => {
@@ -378,10 +476,6 @@ impl AppService {
                 }
             }
         };
-        if let Some((method, uri)) = logged {
-            let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
-            access_log(&method, &uri, route, resp.status(), started);
-        }
         if let Some(max) = self.limits.max_requests
             && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
         {
@@ -418,19 +512,60 @@ impl AppService {
     }
 }
 
-fn access_log(
-    method: &http::Method,
-    uri: &http::Uri,
+/// What one access-log line says.
+struct AccessLine<'a> {
+    method: &'a http::Method,
+    uri: &'a http::Uri,
     route: Option<&'static str>,
     status: StatusCode,
     started: Instant,
-) {
+    client: Option<&'a ConnectionInfo>,
+    request_id: Option<&'a str>,
+}
+
+/// One line per request, target `brisk::access`, at `info`: `method`,
+/// `path` (with the query), `route` (the template, `-` if none matched),
+/// `status`, `duration_ms` (until the response head), `client` (`host:port`,
+/// behind a trusted proxy the forwarded client) and `request_id` (the
+/// request's `X-Request-ID`, or one made up).
+fn access_log(line: AccessLine<'_>) {
     tracing::info!(
         target: "brisk::access",
-        method = %method,
-        path = %uri,
-        route = route.unwrap_or("-"),
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        method = %line.method,
+        path = %line.uri,
+        route = line.route.unwrap_or("-"),
+        status = line.status.as_u16(),
+        duration_ms = line.started.elapsed().as_secs_f64() * 1000.0,
+        client = %line.client.map_or_else(|| "-".to_owned(), ToString::to_string),
+        request_id = line.request_id.unwrap_or("-"),
     );
+}
+
+/// The request's `X-Request-ID` when it has a sensible one (what a proxy or
+/// tower-http's `SetRequestIdLayer` put there), else a new one: this
+/// process's id and a counter, unique within the host.
+fn request_id(headers: &http::HeaderMap) -> String {
+    if let Some(id) = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+    {
+        return id.to_owned();
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{:x}-{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`),
+/// so that log lines can be matched with the caller's trace.
+fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.trim().split('-');
+    let (_version, trace, parent, _flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(trace, 32) && hex(parent, 16) && trace.bytes().any(|b| b != b'0')).then_some(trace)
 }

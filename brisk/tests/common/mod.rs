@@ -202,7 +202,11 @@ pub fn start_example_with(
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Some(rest) = line.split("serving on http://").nth(1) {
+            let announced = line
+                .split("serving on http://")
+                .nth(1)
+                .or_else(|| line.split("serving on https://").nth(1));
+            if !sent && let Some(rest) = announced {
                 let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
                 let _ = tx.send(addr);
                 sent = true;
