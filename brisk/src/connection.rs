@@ -60,7 +60,7 @@ impl Scheme {
 ///     Json(json!({"client": conn.client_host(), "scheme": conn.scheme().as_str()}))
 /// }
 ///
-/// let client = TestClient::new(App::new().routes(routes![whoami]));
+/// let client = brisk::TestClient::new(App::new().routes(routes![whoami]));
 /// let body: Value = client.get("/whoami").send().json();
 /// assert_eq!(body["scheme"], "http");
 /// ```

@@ -62,6 +62,7 @@ pub struct LogSettings {
 /// tracing::warn!("goes to stderr, never blocking the caller");
 /// ```
 pub fn init(settings: &LogSettings) {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone());
@@ -72,32 +73,36 @@ pub fn init(settings: &LogSettings) {
         .thread_name("brisk-log-writer")
         .finish(std::io::stderr());
     let counter = writer.error_counter();
-    let registry = tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new(filter));
-    let installed = match settings.format {
-        LogFormat::Json => registry
-            .with(SpanFieldsLayer)
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(writer)
-                    .event_format(JsonLines),
-            )
-            .try_init(),
-        LogFormat::Text if settings.with_pid => registry
-            .with(
+    let shown: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync> =
+        match settings.format {
+            LogFormat::Json => Box::new(
+                SpanFieldsLayer.and_then(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(writer)
+                        .event_format(JsonLines),
+                ),
+            ),
+            LogFormat::Text if settings.with_pid => Box::new(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)
                     .with_ansi(ansi)
                     .event_format(WithPid(tracing_subscriber::fmt::format().with_ansi(ansi))),
-            )
-            .try_init(),
-        LogFormat::Text => registry
-            .with(
+            ),
+            LogFormat::Text => Box::new(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)
                     .with_ansi(ansi),
-            )
-            .try_init(),
-    };
+            ),
+        };
+    // The level filter applies to what is written; an exporter has its own.
+    let shown = shown.with_filter(tracing_subscriber::EnvFilter::new(filter));
+    #[cfg(feature = "otel")]
+    let installed = tracing_subscriber::registry()
+        .with(shown)
+        .with(otel::layer())
+        .try_init();
+    #[cfg(not(feature = "otel"))]
+    let installed = tracing_subscriber::registry().with(shown).try_init();
     if installed.is_ok() {
         *GUARD.lock().expect("log guard lock") = Some(guard);
         if DROPPED.set(counter).is_ok() {
@@ -121,6 +126,8 @@ pub fn dropped_lines() -> u64 {
 /// Writes out what is queued (waiting at most about a second) and stops the
 /// writer thread; called before the process exits.
 pub fn flush() {
+    #[cfg(feature = "otel")]
+    otel::shutdown();
     let guard = GUARD.lock().map(|mut g| g.take()).unwrap_or(None);
     drop(guard);
 }
@@ -324,4 +331,97 @@ impl RateLimited {
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
+}
+
+/// The `otel` feature: request spans exported with OpenTelemetry (OTLP
+/// over HTTP, JSON), when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the standard `OTEL_*`
+/// variables (service name, batch delay, headers) apply. An incoming W3C
+/// `traceparent` makes a request's span a child of the caller's.
+#[cfg(feature = "otel")]
+pub(crate) mod otel {
+    use std::sync::Mutex;
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::Layer;
+
+    static PROVIDER: Mutex<Option<SdkTracerProvider>> = Mutex::new(None);
+
+    fn endpoint_configured() -> bool {
+        [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    }
+
+    /// The exporting layer (request spans, at any level), or `None`
+    /// without an endpoint.
+    pub(crate) fn layer<S>() -> Option<Box<dyn Layer<S> + Send + Sync>>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+    {
+        use opentelemetry_otlp::WithExportConfig;
+        if !endpoint_configured() {
+            return None;
+        }
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpJson)
+            .build()
+        {
+            Ok(exporter) => exporter,
+            Err(e) => {
+                eprintln!("brisk: OpenTelemetry exporter not started: {e}");
+                return None;
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .build();
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let tracer = provider.tracer("brisk");
+        *PROVIDER.lock().expect("provider lock") = Some(provider);
+        let targets = tracing_subscriber::filter::Targets::new()
+            .with_target("brisk::request", tracing::Level::DEBUG);
+        Some(Box::new(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(targets),
+        ))
+    }
+
+    /// Exports what is queued and stops the exporter (at exit).
+    pub(crate) fn shutdown() {
+        if let Some(provider) = PROVIDER.lock().expect("provider lock").take() {
+            let _ = provider.shutdown();
+        }
+    }
+
+    /// Makes `span` a child of the trace in the request's `traceparent`.
+    pub(crate) fn adopt_parent(span: &tracing::Span, headers: &http::HeaderMap) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        if !headers.contains_key("traceparent") {
+            return;
+        }
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(headers))
+        });
+        let _ = span.set_parent(parent);
+    }
+
+    struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+    impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
 }

@@ -392,6 +392,10 @@ impl AppService {
     pub async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
         let started = Instant::now();
         let span = self.request_span(&req);
+        #[cfg(feature = "otel")]
+        if !span.is_disabled() {
+            crate::logging::otel::adopt_parent(&span, req.headers());
+        }
         if span.is_disabled() && !self.limits.access_log && self.metrics.is_none() {
             return self.answer(req).await; // nothing to observe: the fast path
         }
@@ -535,7 +539,7 @@ fn access_log(line: AccessLine<'_>) {
         path = %line.uri,
         route = line.route.unwrap_or("-"),
         status = line.status.as_u16(),
-        duration_ms = line.started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = line.started.elapsed().as_micros() as f64 / 1000.0,
         client = %line.client.map_or_else(|| "-".to_owned(), ToString::to_string),
         request_id = line.request_id.unwrap_or("-"),
     );
