@@ -210,8 +210,11 @@ impl Core {
                     Err(never) => match never {},
                 }
             }
+            // Boxed: the operation's future is most of a request's state;
+            // kept inline, every future around it would be as large, and
+            // each one is moved (copied whole) as it is created.
             None => {
-                crate::routing::run(
+                Box::pin(crate::routing::run(
                     Arc::clone(&self.app),
                     op.handler,
                     Arc::clone(&op.route),
@@ -219,7 +222,7 @@ impl Core {
                     parts,
                     body,
                     params,
-                )
+                ))
                 .await
             }
         };
@@ -402,6 +405,17 @@ impl AppService {
         let method = req.method().clone();
         let uri = self.limits.access_log.then(|| req.uri().clone());
         let client = req.extensions().get::<ConnectionInfo>().cloned();
+        let trace_id = self
+            .limits
+            .access_log
+            .then(|| {
+                req.headers()
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(trace_id_of)
+                    .map(str::to_owned)
+            })
+            .flatten();
         let request_id =
             (!span.is_disabled() || self.limits.access_log).then(|| request_id(req.headers()));
         if let Some(id) = &request_id {
@@ -429,6 +443,7 @@ impl AppService {
                 started,
                 client: client.as_ref(),
                 request_id: request_id.as_deref(),
+                trace_id: trace_id.as_deref(),
             });
         }
         resp
@@ -525,6 +540,7 @@ struct AccessLine<'a> {
     started: Instant,
     client: Option<&'a ConnectionInfo>,
     request_id: Option<&'a str>,
+    trace_id: Option<&'a str>,
 }
 
 /// One line per request, target `brisk::access`, at `info`: `method`,
@@ -533,15 +549,34 @@ struct AccessLine<'a> {
 /// behind a trusted proxy the forwarded client) and `request_id` (the
 /// request's `X-Request-ID`, or one made up).
 fn access_log(line: AccessLine<'_>) {
+    let client: &dyn std::fmt::Display = match line.client {
+        Some(client) => client,
+        None => &"-",
+    };
+    let record = crate::logging::AccessRecord {
+        method: line.method.as_str(),
+        path: line.uri,
+        route: line.route.unwrap_or("-"),
+        status: line.status.as_u16(),
+        duration_ms: line.started.elapsed().as_micros() as f64 / 1000.0,
+        client,
+        request_id: line.request_id.unwrap_or("-"),
+        trace_id: line.trace_id,
+    };
+    // brisk's own subscriber: written straight into its queue.
+    if crate::logging::write_access(&record) {
+        return;
+    }
     tracing::info!(
         target: "brisk::access",
-        method = %line.method,
-        path = %line.uri,
-        route = line.route.unwrap_or("-"),
-        status = line.status.as_u16(),
-        duration_ms = line.started.elapsed().as_micros() as f64 / 1000.0,
-        client = %line.client.map_or_else(|| "-".to_owned(), ToString::to_string),
-        request_id = line.request_id.unwrap_or("-"),
+        method = %record.method,
+        path = %record.path,
+        route = record.route,
+        status = record.status,
+        duration_ms = record.duration_ms,
+        client = %record.client,
+        request_id = record.request_id,
+        trace_id = record.trace_id,
     );
 }
 
