@@ -1,10 +1,25 @@
 """FastAPI peer for the brisk side-by-side benchmark (bench/run).
 
 Run: uvicorn fastapi_app:app --host 127.0.0.1 --port 8000 --no-access-log
-Same six endpoints and JSON bodies as bench/peers/{axum,actix}-bench.
+Same seven endpoints and JSON bodies as bench/peers/{axum,actix}-bench.
+
+With BENCH_MIDDLEWARE=1 in the environment (the `middleware` scenario) the
+app gets Starlette's and small pure-ASGI equivalents of the tower-http stack
+in brisk/examples/bench.rs, outermost first: a request id (generated as a
+UUID v4 unless the client sent one, set on the request and copied onto the
+response: SetRequestIdLayer + PropagateRequestIdLayer), a request trace
+(what TraceLayer::new_for_http() does by default: DEBUG records when the
+request starts and when the response starts, with latency and status, on a
+logger whose level stays at the default WARNING, so — like TraceLayer's
+DEBUG spans under an INFO filter — nothing is printed), CORSMiddleware and
+GZipMiddleware (compresslevel 6, tower-http's default, instead of
+Starlette's 9).
 """
 import asyncio
+import logging
+import os
 import time
+import uuid
 from typing import List, Optional, Union
 
 from fastapi import FastAPI, Query
@@ -58,3 +73,92 @@ async def delay():
 async def sleep():
     await asyncio.sleep(1)
     return {"message": "done"}
+
+
+@app.get("/big")
+async def big():
+    # About 5 KB of JSON, big enough to be worth compressing.
+    return {
+        "items": [
+            {"id": i, "name": f"item {i}", "description": "a thing that is for sale",
+             "price": i * 1.25}
+            for i in range(64)
+        ]
+    }
+
+
+class RequestIdMiddleware:
+    """Pure ASGI: SetRequestIdLayer + PropagateRequestIdLayer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value
+                break
+        if rid is None:
+            rid = str(uuid.uuid4()).encode()
+            scope["headers"] = [*scope["headers"], (b"x-request-id", rid)]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", rid))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+trace_log = logging.getLogger("bench.trace")
+
+
+class TraceMiddleware:
+    """Pure ASGI: TraceLayer::new_for_http()'s default events (DEBUG)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        trace_log.debug("started processing request %s %s", scope["method"], scope["path"])
+
+        async def send_traced(message):
+            if message["type"] == "http.response.start":
+                latency_ms = (time.perf_counter() - started) * 1000
+                status = message["status"]
+                if status >= 500:
+                    trace_log.error("response failed: status %d, latency %.3f ms",
+                                    status, latency_ms)
+                else:
+                    trace_log.debug("finished processing request: status %d, latency %.3f ms",
+                                    status, latency_ms)
+            await send(message)
+
+        await self.app(scope, receive, send_traced)
+
+
+if os.environ.get("BENCH_MIDDLEWARE") == "1":
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.gzip import GZipMiddleware
+
+    # add_middleware puts each new one outside the others: the one added last
+    # runs first (request id, trace, CORS, gzip).
+    app.add_middleware(GZipMiddleware, compresslevel=6)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["http://localhost:3000"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["content-type", "x-request-id"],
+        expose_headers=["x-request-id"],
+        max_age=600,
+    )
+    app.add_middleware(TraceMiddleware)
+    app.add_middleware(RequestIdMiddleware)

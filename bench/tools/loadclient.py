@@ -5,7 +5,9 @@ Subcommands (each prints one JSON object on stdout, exit code 0 unless the
 arguments are wrong):
 
   wait      --port P [--timeout S]        until GET / answers 200
-  check     --port P --body FILE          conformance of the six endpoints
+  check     --port P --body FILE          conformance of the seven endpoints
+  check-middleware --port P               CORS preflight, gzip, request id
+                                          (a server with BENCH_MIDDLEWARE=1)
   blocking  --port P [--n 10]             N concurrent POST /delay + a probe
   fanin     --port P [--n 1000]           N concurrent GET /sleep
   idle      --port P --pgid G [--n 10000] hold N idle keep-alive conns, RSS
@@ -17,6 +19,7 @@ anything but 127.0.0.1.
 """
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import resource
@@ -69,8 +72,9 @@ def listen_overflows():
 # minimal HTTP/1.1 over asyncio streams
 
 
-def build_request(method, path, body=None, ctype="application/json"):
+def build_request(method, path, body=None, ctype="application/json", headers=None):
     lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     data = b""
     if body is not None:
         data = body if isinstance(body, bytes) else body.encode()
@@ -107,13 +111,13 @@ async def read_response(reader):
     return status, headers, body
 
 
-async def request(method, path, port, body=None, timeout=10.0):
+async def request(method, path, port, body=None, timeout=10.0, headers=None):
     """One request on a fresh connection. Returns (status, headers, body)."""
 
     async def go():
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
-            writer.write(build_request(method, path, body))
+            writer.write(build_request(method, path, body, headers=headers))
             await writer.drain()
             return await read_response(reader)
         finally:
@@ -149,7 +153,11 @@ async def cmd_wait(a):
 
 
 # --------------------------------------------------------------------------
-# check: the six endpoints answer identically on every framework
+# check: the seven endpoints answer identically on every framework
+
+# GET /big: about 5 KB of JSON (the `middleware` scenario's endpoint).
+BIG = {"items": [{"id": i, "name": f"item {i}", "description": "a thing that is for sale",
+                  "price": i * 1.25} for i in range(64)]}
 
 
 async def cmd_check(a):
@@ -194,7 +202,123 @@ async def cmd_check(a):
                  body=b'{"name":"x","price":1,"tags":[]}')
     await expect("POST /items bad price -> 422", "POST", "/items", 422,
                  body=b'{"name":"x","price":"cheap"}', detail=True)
+    await expect("GET /big (~5 KB)", "GET", "/big", 200, BIG)
     return {"ok": not failures, "failures": failures}
+
+
+# --------------------------------------------------------------------------
+# check-middleware: the stack of the `middleware` scenario (BENCH_MIDDLEWARE=1)
+
+ORIGIN = "http://localhost:3000"
+
+
+def _is_uuid(v):
+    parts = (v or "").split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdef" for c in (v or "").replace("-", "").lower())
+
+
+def _has_token(header_value, token):
+    return token.lower() in [t.strip().lower() for t in (header_value or "").split(",")]
+
+
+async def cmd_check_middleware(a):
+    failures = []
+    seen = {}
+
+    async def get(label, method, path, headers):
+        try:
+            return await request(method, path, a.port, timeout=a.timeout, headers=headers)
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{label}: {type(e).__name__}: {e}")
+            return None
+
+    def want(label, cond, what):
+        if not cond:
+            failures.append(f"{label}: {what}")
+
+    # CORS preflight from the allowed origin.
+    label = "preflight OPTIONS /big from http://localhost:3000"
+    r = await get(label, "OPTIONS", "/big", {
+        "Origin": ORIGIN, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-request-id"})
+    if r:
+        st, hd, _ = r
+        seen["preflight"] = {"status": st, **{k: v for k, v in hd.items()
+                                              if k.startswith("access-control-")}}
+        want(label, st == 200, f"status {st}, want 200")
+        want(label, hd.get("access-control-allow-origin") == ORIGIN,
+             f"access-control-allow-origin {hd.get('access-control-allow-origin')!r}")
+        want(label, _has_token(hd.get("access-control-allow-methods"), "GET"),
+             f"access-control-allow-methods {hd.get('access-control-allow-methods')!r} lacks GET")
+        want(label, _has_token(hd.get("access-control-allow-headers"), "x-request-id"),
+             f"access-control-allow-headers {hd.get('access-control-allow-headers')!r} "
+             "lacks x-request-id")
+        want(label, hd.get("access-control-max-age") == "600",
+             f"access-control-max-age {hd.get('access-control-max-age')!r}, want '600'")
+
+    # A preflight from another origin is not allowed.
+    label = "preflight from http://evil.example"
+    r = await get(label, "OPTIONS", "/big", {
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+    if r:
+        st, hd, _ = r
+        seen["preflight_other_origin"] = {"status": st}
+        want(label, hd.get("access-control-allow-origin") not in ("http://evil.example", "*"),
+             f"allowed: access-control-allow-origin {hd.get('access-control-allow-origin')!r}")
+
+    # The measured request: CORS simple request, gzip, a generated request id.
+    label = "GET /big with Origin and Accept-Encoding: gzip"
+    r = await get(label, "GET", "/big", {"Origin": ORIGIN, "Accept-Encoding": "gzip"})
+    if r:
+        st, hd, raw = r
+        seen["gzip"] = {"status": st, "wire_bytes": len(raw), **{
+            k: hd.get(k) for k in ("content-encoding", "content-length", "transfer-encoding",
+                                   "vary", "access-control-allow-origin",
+                                   "access-control-expose-headers", "x-request-id")}}
+        want(label, st == 200, f"status {st}, want 200")
+        want(label, hd.get("content-encoding") == "gzip",
+             f"content-encoding {hd.get('content-encoding')!r}, want 'gzip'")
+        try:
+            body = gzip.decompress(raw) if hd.get("content-encoding") == "gzip" else raw
+            seen["gzip"]["json_bytes"] = len(body)
+            want(label, json.loads(body) == BIG, "body does not decode to the /big JSON")
+        except (OSError, ValueError, EOFError) as e:
+            failures.append(f"{label}: body does not decode: {type(e).__name__}: {e}")
+        want(label, hd.get("access-control-allow-origin") == ORIGIN,
+             f"access-control-allow-origin {hd.get('access-control-allow-origin')!r}")
+        want(label, _has_token(hd.get("access-control-expose-headers"), "x-request-id"),
+             f"access-control-expose-headers {hd.get('access-control-expose-headers')!r}")
+        want(label, _is_uuid(hd.get("x-request-id")),
+             f"x-request-id {hd.get('x-request-id')!r} is not a generated UUID")
+        first_id = hd.get("x-request-id")
+        r2 = await get(label + " (again)", "GET", "/big",
+                       {"Origin": ORIGIN, "Accept-Encoding": "gzip"})
+        if r2:
+            want("request id", r2[1].get("x-request-id") != first_id,
+                 "two requests got the same generated x-request-id")
+
+    # Without Accept-Encoding the answer is not compressed.
+    label = "GET /big without Accept-Encoding"
+    r = await get(label, "GET", "/big", {"Origin": ORIGIN})
+    if r:
+        st, hd, raw = r
+        want(label, st == 200 and "content-encoding" not in hd,
+             f"status {st}, content-encoding {hd.get('content-encoding')!r}")
+        try:
+            want(label, json.loads(raw) == BIG, "body is not the /big JSON")
+        except ValueError:
+            failures.append(f"{label}: body is not JSON: {raw[:80]!r}")
+
+    # A client's request id is propagated.
+    label = "GET / with x-request-id: bench-42"
+    r = await get(label, "GET", "/", {"x-request-id": "bench-42"})
+    if r:
+        st, hd, raw = r
+        want(label, st == 200, f"status {st}")
+        want(label, hd.get("x-request-id") == "bench-42",
+             f"x-request-id {hd.get('x-request-id')!r}, want 'bench-42'")
+    return {"ok": not failures, "failures": failures, "seen": seen}
 
 
 # --------------------------------------------------------------------------
@@ -432,6 +556,10 @@ def main():
     s.add_argument("--body", required=True)
     s.add_argument("--timeout", type=float, default=10)
 
+    s = sub.add_parser("check-middleware")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--timeout", type=float, default=10)
+
     s = sub.add_parser("blocking")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--n", type=int, default=10)
@@ -463,7 +591,7 @@ def main():
     if a.cmd == "idle" and nofile < a.n + 100:
         print(f"note: RLIMIT_NOFILE is {nofile}, fewer than {a.n} connections possible",
               file=sys.stderr)
-    result = run(globals()[f"cmd_{a.cmd}"](a))
+    result = run(globals()[f"cmd_{a.cmd.replace('-', '_')}"](a))
     out(result)
 
 

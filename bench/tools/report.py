@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 LABELS = {
     "brisk": "brisk",
     "brisk-nowd": "brisk (watchdog off)",
+    "brisk-log": "brisk (access log on)",
     "axum": "axum",
     "actix": "actix-web",
     "fastapi-1w": "FastAPI (1w)",
@@ -23,22 +24,39 @@ LABELS = {
 COLORS = {
     "brisk": "#d62728",
     "brisk-nowd": "#ff9896",
+    "brisk-log": "#8c564b",
     "axum": "#1f77b4",
     "actix": "#2ca02c",
     "fastapi-1w": "#ff7f0e",
     "fastapi-2w": "#9467bd",
 }
-THROUGHPUT = ["hello", "params", "body", "sync"]
+THROUGHPUT = ["hello", "params", "body", "sync", "middleware"]
+THROUGHPUT_LABELS = {
+    "hello": "hello — GET /",
+    "params": "params — GET /items/5?q=foo&limit=10",
+    "body": "body — POST /items (1 KB JSON)",
+    "sync": "sync — GET /sync (threadpool)",
+    "middleware": "middleware — GET /big (5 KB), CORS + gzip + request id + trace",
+}
 
 # (scenario, field, row label, unit, better, kind)
 #   kind: "rate" = median over wrk reps; "blocking"/"fanin"/"idle" = client JSON
+CPU_LABEL = "  ↳ server CPU per request"
 METRICS = [
     ("hello", "rps", "hello — GET /", "req/s", "higher", "rate"),
+    ("hello", "cpu_us_per_req", CPU_LABEL, "µs", "lower", "rate"),
     ("hello", "p50_ms", "hello — p50 latency", "ms", "lower", "rate"),
     ("hello", "p99_ms", "hello — p99 latency", "ms", "lower", "rate"),
-    ("params", "rps", "params — GET /items/5?q=foo&limit=10", "req/s", "higher", "rate"),
-    ("body", "rps", "body — POST /items (1 KB JSON)", "req/s", "higher", "rate"),
-    ("sync", "rps", "sync — GET /sync (threadpool)", "req/s", "higher", "rate"),
+    ("params", "rps", THROUGHPUT_LABELS["params"], "req/s", "higher", "rate"),
+    ("params", "cpu_us_per_req", CPU_LABEL, "µs", "lower", "rate"),
+    ("body", "rps", THROUGHPUT_LABELS["body"], "req/s", "higher", "rate"),
+    ("body", "cpu_us_per_req", CPU_LABEL, "µs", "lower", "rate"),
+    ("sync", "rps", THROUGHPUT_LABELS["sync"], "req/s", "higher", "rate"),
+    ("sync", "cpu_us_per_req", CPU_LABEL, "µs", "lower", "rate"),
+    ("middleware", "rps", THROUGHPUT_LABELS["middleware"], "req/s", "higher", "rate"),
+    ("middleware", "cpu_us_per_req", CPU_LABEL, "µs", "lower", "rate"),
+    ("middleware", "resp_bytes", "  ↳ bytes per response on the wire (gzip level shows here)",
+     "B", "lower", "rate"),
     ("blocking", "wall_s", "blocking — 10× POST /delay, all answered", "s", "lower", "timed"),
     ("blocking", "probe_ms", "blocking — GET / sent 100 ms later", "ms", "lower", "probe"),
     ("fanin", "wall_s", "fanin — 1,000× GET /sleep (1 s), all answered", "s", "lower", "timed"),
@@ -76,6 +94,10 @@ def fmt(v, unit):
         return f"{v:,.0f}"
     if unit in ("ms",):
         return f"{v:.2f}" if v < 100 else f"{v:,.0f}"
+    if unit == "µs":
+        return f"{v:.2f}" if v < 100 else f"{v:,.0f}"
+    if unit == "B":
+        return f"{v:,.0f}"
     if unit == "s":
         return f"{v:.2f}"
     if unit in ("MiB", "KiB"):
@@ -109,11 +131,25 @@ def short_rps(v):
     return f"{v:.0f}"
 
 
+def derive(r):
+    """Per-repetition figures computed from a wrk row (also for raw
+    directories written before bench/run recorded them)."""
+    if "error" in r or not r.get("requests"):
+        return
+    if "cpu_us_per_req" not in r and "server_cpu_s" in r:
+        r["cpu_us_per_req"] = r["server_cpu_s"] * 1e6 / r["requests"]
+    if "bytes" in r:
+        r["resp_bytes"] = r["bytes"] / r["requests"]
+    if "access_log_lines" in r:
+        r["access_log_lines_per_req"] = r["access_log_lines"] / r["requests"]
+
+
 def build(raw_dir):
     meta = json.load(open(os.path.join(raw_dir, "meta.json")))
     fws = meta["frameworks"]
     scenarios = meta["scenarios"]
-    data = {"meta": meta, "frameworks": [], "metrics": [], "cpu": [], "notes": []}
+    data = {"meta": meta, "frameworks": [], "metrics": [], "cpu_per_request": [], "cpu": [],
+            "notes": []}
     cells = {}  # (fw, scenario) -> list of rows
     for fw in fws:
         st = meta["status"][fw]
@@ -129,7 +165,16 @@ def build(raw_dir):
             "message": st["message"], "check": check,
         })
         for s in scenarios:
-            cells[(fw, s)] = load_jsonl(os.path.join(raw_dir, f"{fw}.{s}.jsonl"))
+            cells[(fw, s)] = rows = load_jsonl(os.path.join(raw_dir, f"{fw}.{s}.jsonl"))
+            for r in rows:
+                derive(r)
+        mp = os.path.join(raw_dir, f"{fw}.check-middleware.json")
+        if os.path.exists(mp):
+            try:
+                data["frameworks"][-1]["check_middleware"] = json.load(open(mp))
+            except ValueError:
+                data["frameworks"][-1]["check_middleware"] = {
+                    "ok": False, "failures": ["check output unparsable"]}
 
     for scen, field, label, unit, better, kind in METRICS:
         if scen not in scenarios:
@@ -151,6 +196,9 @@ def build(raw_dir):
                 vals = [r[field] for r in good if field in r]
                 m["reps"][fw] = vals
                 m["values"][fw] = statistics.median(vals) if vals else None
+                if field in ("cpu_us_per_req", "resp_bytes"):  # errors: footnoted on req/s
+                    m["flags"].pop(fw, None)
+                    continue
                 bad = sum(r.get("err_status", 0) + r.get("err_timeout", 0)
                           + r.get("err_connect", 0) + r.get("err_read", 0)
                           + r.get("err_write", 0) for r in good)
@@ -195,8 +243,31 @@ def build(raw_dir):
                 if field == "held" and r and r.get("errors"):
                     m["flags"][fw] = "; ".join(f"{k} ×{v}" for k, v in r["errors"].items())[:200]
         m["ratio_brisk_axum"] = ratio(m["values"].get("brisk"), m["values"].get("axum"))
+        m["ratio_brisk_actix"] = ratio(m["values"].get("brisk"), m["values"].get("actix"))
         m["ratio_brisk_fastapi1w"] = ratio(m["values"].get("brisk"), m["values"].get("fastapi-1w"))
+        if "brisk-log" in fws:
+            m["ratio_brisklog_brisk"] = ratio(m["values"].get("brisk-log"), m["values"].get("brisk"))
         data["metrics"].append(m)
+
+    # The table results/*.md leads with: server CPU µs per request.
+    for scen in THROUGHPUT:
+        if scen not in scenarios:
+            continue
+        m = next(x for x in data["metrics"]
+                 if x["scenario"] == scen and x["metric"] == "cpu_us_per_req")
+        rps = next(x for x in data["metrics"] if x["scenario"] == scen and x["metric"] == "rps")
+        row = {"scenario": scen, "label": THROUGHPUT_LABELS[scen], "unit": "µs/request",
+               "cpu_us_per_req": m["values"], "reps": m["reps"], "rps": rps["values"],
+               "other_load": m.get("other_load", []),
+               "ratio_brisk_axum": m["ratio_brisk_axum"],
+               "ratio_brisk_actix": m["ratio_brisk_actix"]}
+        if "brisk-log" in fws:
+            row["ratio_brisklog_brisk"] = m["ratio_brisklog_brisk"]
+            good = [r for r in cells.get(("brisk-log", scen), []) if "access_log_lines" in r]
+            if good:
+                row["brisk_log_lines_per_request"] = statistics.median(
+                    r["access_log_lines_per_req"] for r in good)
+        data["cpu_per_request"].append(row)
 
     for scen in THROUGHPUT:
         if scen not in scenarios:
@@ -231,6 +302,8 @@ def write_md(data, path, svg_name):
     L = []
     L.append("# brisk side-by-side benchmark")
     L.append("")
+    footnotes = []
+    write_cpu_table(data, L, footnotes)
     L.append(f"- **Date:** {meta['date']}")
     L.append(f"- **Command:** `{meta['command']}` (mode `{meta['mode']}`: "
              f"R={meta['reps']} repetition(s) of {meta['duration_s']} s per throughput cell "
@@ -267,14 +340,16 @@ def write_md(data, path, svg_name):
     # main table
     head = ["scenario / metric", "better"] + [LABELS[f] for f in fws]
     show_ra = "brisk" in fws and "axum" in fws
+    show_rx = "brisk" in fws and "actix" in fws
     show_rf = "brisk" in fws and "fastapi-1w" in fws
     if show_ra:
         head.append("brisk/axum")
+    if show_rx:
+        head.append("brisk/actix-web")
     if show_rf:
         head.append("brisk/FastAPI(1w)")
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "|".join(["---"] + ["---"] + ["---:"] * (len(head) - 2)) + "|")
-    footnotes = []
     for m in data["metrics"]:
         cells = [f"{m['label']} ({m['unit']})", m["better"]]
         for fw in fws:
@@ -287,27 +362,37 @@ def write_md(data, path, svg_name):
             cells.append(c)
         if show_ra:
             cells.append(fmt_ratio(m["ratio_brisk_axum"]))
+        if show_rx:
+            cells.append(fmt_ratio(m["ratio_brisk_actix"]))
         if show_rf:
             cells.append(fmt_ratio(m["ratio_brisk_fastapi1w"]))
         L.append("| " + " | ".join(cells) + " |")
-    conf = ["endpoint conformance check (all six endpoints, 422s)", "✓ = pass"]
-    for f in data["frameworks"]:
-        if f["status"] != "ok" or f["check"] is None:
-            conf.append("n/a")
-        elif f["check"]["ok"]:
-            conf.append("✓")
-        else:
-            footnotes.append(f"{f['label']} failed the conformance check: "
-                             + "; ".join(f["check"]["failures"])[:400])
-            conf.append(f"✗ ⚠{len(footnotes)}")
-    conf += [""] * (len(head) - len(conf))
-    L.append("| " + " | ".join(conf) + " |")
+    checks = [("check", "endpoint conformance check (all seven endpoints, 422s)",
+               "the conformance check")]
+    if "middleware" in meta["scenarios"]:
+        checks.append(("check_middleware",
+                       "middleware stack check (CORS preflight, gzip, request id)",
+                       "the middleware stack check"))
+    for key, label, what in checks:
+        conf = [label, "✓ = pass"]
+        for f in data["frameworks"]:
+            c = f.get(key)
+            if f["status"] != "ok" or c is None:
+                conf.append("n/a")
+            elif c["ok"]:
+                conf.append("✓")
+            else:
+                footnotes.append(f"{f['label']} failed {what}: "
+                                 + "; ".join(c["failures"])[:400])
+                conf.append(f"✗ ⚠{len(footnotes)}")
+        conf += [""] * (len(head) - len(conf))
+        L.append("| " + " | ".join(conf) + " |")
     L.append("")
     L.append("Reading it: each throughput cell is the **median** of R runs (all runs are in "
              "the JSON). *better* says which direction wins for that row. The ratio columns "
              "are brisk's value divided by the other framework's, for every row: on req/s "
-             "rows above 1× means brisk is faster; on time, latency and memory rows below 1× "
-             "means brisk is better. `>60` means it had not finished after 60 s; `n/a` means "
+             "rows above 1× means brisk is faster; on time, latency, CPU and memory rows below "
+             "1× means brisk is better. `>60` means it had not finished after 60 s; `n/a` means "
              "the framework did not build or start.")
     L.append("")
     if other:
@@ -361,6 +446,65 @@ def write_md(data, path, svg_name):
     L.append(f"Raw per-repetition numbers: `bench/results/raw/{meta['stamp']}/`.")
     L.append("")
     open(path, "w").write("\n".join(L))
+
+
+def write_cpu_table(data, L, footnotes):
+    """The table results/*.md leads with: server CPU µs per request."""
+    rows = data["cpu_per_request"]
+    if not rows:
+        return
+    meta = data["meta"]
+    fws = meta["frameworks"]
+    cols = [("ratio_brisk_axum", "brisk/axum", "brisk" in fws and "axum" in fws),
+            ("ratio_brisk_actix", "brisk/actix-web", "brisk" in fws and "actix" in fws),
+            ("ratio_brisklog_brisk", "access log on/off",
+             "brisk" in fws and "brisk-log" in fws)]
+    cols = [c for c in cols if c[2]]
+    L.append(f"**Server CPU per request** (µs; lower is better): utime + stime of all the "
+             f"server's processes over each measured wrk run, read from `/proc/PID/stat`, "
+             f"divided by the requests wrk counted; median of {meta['reps']} run(s) of "
+             f"{meta['duration_s']} s. With server and wrk sharing {meta['machine']['nproc']} "
+             f"cores, requests per second are bounded by the load generator for the Rust "
+             f"servers; CPU per request is the figure that separates them.")
+    L.append("")
+    head = ["scenario"] + [LABELS[f] for f in fws] + [c[1] for c in cols]
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    dagger = False
+    for row in rows:
+        cells = [row["label"]]
+        for fw in fws:
+            v = row["cpu_us_per_req"].get(fw)
+            c = fmt(v, "µs")
+            if isinstance(v, (int, float)) and fw in row["other_load"]:
+                c += " †"
+                dagger = True
+            cells.append(c)
+        cells += [fmt_ratio(row.get(key)) for key, _, _ in cols]
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+    notes = []
+    if any(c[0] == "ratio_brisklog_brisk" for c in cols):
+        per = [f"{row['scenario']} {row['brisk_log_lines_per_request']:.3f}"
+               for row in rows if row.get("brisk_log_lines_per_request") is not None]
+        notes.append("*brisk (access log on)* is brisk's default configuration, its stderr "
+                     "(the access log) redirected to a file; *access log on/off* is its figure "
+                     "divided by brisk's with `--no-access-log`."
+                     + (f" Access-log lines written per request served: {', '.join(per)} "
+                        "(below 1: lines dropped by brisk's lossy log queue)." if per else ""))
+    if "middleware" in meta["scenarios"] and "actix" in fws:
+        notes.append("middleware: actix-web's `Compress` always uses gzip level 1 and "
+                     "compresses bodies over 1 KB on its blocking thread pool; brisk, axum "
+                     "(tower-http `CompressionLayer`) and FastAPI (`GZipMiddleware`, set to "
+                     "the same level) use level 6 — so actix-web's middleware cell does less "
+                     "compression work; compare bytes per response in the table below.")
+    if dagger:
+        notes.append("† another CPU-heavy process was running during at least one repetition "
+                     "of this cell.")
+    for n in notes:
+        L.append(f"- {n}")
+    if notes:
+        L.append("")
 
 
 def write_svg(data, path):
@@ -436,7 +580,8 @@ def write_svg(data, path):
                 out.append(f'<text x="{x + bw / 2:.1f}" y="{top + ph - 6}" text-anchor="middle" '
                            f'font-size="11" fill="#888">n/a</text>')
         label = {"hello": "hello  GET /", "params": "params  GET /items/5",
-                 "body": "body  POST /items 1 KB", "sync": "sync  GET /sync"}[s]
+                 "body": "body  POST /items 1 KB", "sync": "sync  GET /sync",
+                 "middleware": "middleware  GET /big"}[s]
         out.append(f'<text x="{left + i * gw + gw / 2:.1f}" y="{top + ph + 22}" '
                    f'text-anchor="middle" font-size="14" font-weight="bold">{escape(label)}</text>')
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#333"/>')

@@ -1,13 +1,24 @@
 //! The benchmark app: the same endpoints as the peers in `bench/` (axum,
 //! actix-web, FastAPI). See `bench/README.md`.
 //!
+//! With `BENCH_MIDDLEWARE=1` in the environment (the `middleware` scenario)
+//! the app gets the same tower-http layers, configured the same way, as the
+//! axum peer: request id (set, then propagated), TraceLayer, CORS for
+//! `http://localhost:3000`, gzip.
+//!
 //! ```text
 //! cargo run --release --example bench -- --port 8100 --no-access-log
+//! BENCH_MIDDLEWARE=1 cargo run --release --example bench -- --port 8100 --no-access-log
 //! ```
 
 use std::time::Duration;
 
 use brisk::prelude::*;
+use http::{HeaderName, HeaderValue, Method, header};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// `hello`
 #[get("/")]
@@ -60,16 +71,64 @@ async fn sleep() -> Json<Value> {
     Json(json!({"message": "done"}))
 }
 
+#[derive(Serialize, JsonSchema)]
+struct BigItem {
+    id: u32,
+    name: String,
+    description: &'static str,
+    price: f64,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Big {
+    items: Vec<BigItem>,
+}
+
+/// `middleware`: about 5 KB of JSON, big enough to be worth compressing.
+#[get("/big")]
+async fn big() -> Json<Big> {
+    Json(Big {
+        items: (0..64)
+            .map(|i| BigItem {
+                id: i,
+                name: format!("item {i}"),
+                description: "a thing that is for sale",
+                price: f64::from(i) * 1.25,
+            })
+            .collect(),
+    })
+}
+
+/// The `middleware` scenario's stack, outermost first: request id (set),
+/// trace, request id (propagate), CORS, gzip. The layer added last runs
+/// first, as with axum's `Router::layer`.
+fn with_middleware(app: App) -> App {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    app.layer(CompressionLayer::new())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(HeaderValue::from_static("http://localhost:3000"))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE, x_request_id.clone()])
+                .expose_headers([x_request_id.clone()])
+                .max_age(Duration::from_secs(600)),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
 fn main() {
-    App::new()
-        .title("bench")
-        .routes(routes![
-            hello,
-            hello_sync,
-            read_item,
-            create_item,
-            delay,
-            sleep
-        ])
-        .run();
+    let app = App::new().title("bench").routes(routes![
+        hello,
+        hello_sync,
+        read_item,
+        create_item,
+        delay,
+        sleep,
+        big
+    ]);
+    let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
+    let app = if middleware { with_middleware(app) } else { app };
+    app.run();
 }

@@ -1,13 +1,25 @@
 //! actix-web peer for the brisk side-by-side benchmark (bench/run).
-//! Same six endpoints and JSON bodies as bench/fastapi_app.py.
-use std::time::Duration;
+//! Same seven endpoints and JSON bodies as bench/fastapi_app.py; with
+//! `BENCH_MIDDLEWARE=1` in the environment, actix-web's own equivalents of
+//! the tower-http stack in brisk/examples/bench.rs (the `middleware`
+//! scenario): actix-cors, `middleware::Compress`, and two `from_fn`
+//! middlewares for the request id and for TraceLayer's default events.
+use std::time::{Duration, Instant};
 
+use actix_cors::Cors;
 use actix_web::{
-    App, HttpResponse, HttpServer, error, get, post,
+    App, Error, HttpResponse, HttpServer,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    error, get,
+    http::header::{self, HeaderName, HeaderValue},
+    middleware::{Compress, Next, from_fn},
+    post,
     web::{self, Json},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::Instrument;
 
 #[derive(Serialize)]
 struct Message {
@@ -107,6 +119,94 @@ async fn sleep() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "message": "done" }))
 }
 
+#[derive(Serialize)]
+struct BigItem {
+    id: u32,
+    name: String,
+    description: &'static str,
+    price: f64,
+}
+
+#[derive(Serialize)]
+struct Big {
+    items: Vec<BigItem>,
+}
+
+/// `middleware`: about 5 KB of JSON, big enough to be worth compressing.
+#[get("/big")]
+async fn big() -> Json<Big> {
+    Json(Big {
+        items: (0..64)
+            .map(|i| BigItem {
+                id: i,
+                name: format!("item {i}"),
+                description: "a thing that is for sale",
+                price: f64::from(i) * 1.25,
+            })
+            .collect(),
+    })
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// tower-http's SetRequestIdLayer (a UUID v4 unless the client sent one)
+/// and PropagateRequestIdLayer (copied onto the response), in one.
+async fn request_id(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = match req.headers().get(&X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a valid header value");
+            req.headers_mut().insert(X_REQUEST_ID, id.clone());
+            id
+        }
+    };
+    let mut res = next.call(req).await?;
+    if !res.headers().contains_key(&X_REQUEST_ID) {
+        res.headers_mut().insert(X_REQUEST_ID, id);
+    }
+    Ok(res)
+}
+
+/// What `TraceLayer::new_for_http()` does by default: a DEBUG span with the
+/// method, URI and version, a DEBUG event when the request starts and one
+/// with the latency and status when the response is ready (an ERROR one for
+/// a 5xx).
+async fn trace(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let span = tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %req.uri(),
+        version = ?req.version(),
+    );
+    async move {
+        let started = Instant::now();
+        tracing::debug!("started processing request");
+        let res = next.call(req).await;
+        let latency = started.elapsed();
+        match &res {
+            Ok(r) if r.status().is_server_error() => {
+                tracing::error!(?latency, status = r.status().as_u16(), "response failed")
+            }
+            Ok(r) => tracing::debug!(
+                ?latency,
+                status = r.status().as_u16(),
+                "finished processing request"
+            ),
+            Err(e) => tracing::error!(?latency, error = %e, "response failed"),
+        }
+        res
+    }
+    .instrument(span)
+    .await
+}
+
 fn port_from_args() -> u16 {
     let args: Vec<String> = std::env::args().collect();
     let mut port = 8000;
@@ -130,11 +230,9 @@ fn port_from_args() -> u16 {
     port
 }
 
-#[actix_web::main]
-async fn main() -> std::io::Result<()> {
-    let port = port_from_args();
-    eprintln!("actix-bench listening on 127.0.0.1:{port}");
-    HttpServer::new(|| {
+/// The app with the seven endpoints (the same for both configurations).
+macro_rules! bench_app {
+    () => {
         App::new()
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 unprocessable(format!("item_id: {e}"))
@@ -151,11 +249,44 @@ async fn main() -> std::io::Result<()> {
             .service(create_item)
             .service(delay)
             .service(sleep)
-    })
+            .service(big)
+    };
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let port = port_from_args();
+    let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
+    eprintln!("actix-bench listening on 127.0.0.1:{port} (middleware stack: {middleware})");
     // Long keep-alive so the `idle` scenario measures held connections, not
     // the default 5 s idle timeout (uvicorn gets --timeout-keep-alive too).
-    .keep_alive(Duration::from_secs(300))
-    .bind(("127.0.0.1", port))?
-    .run()
-    .await
+    let keep_alive = Duration::from_secs(300);
+    if middleware {
+        // `wrap` puts the new middleware outside the others: the one
+        // registered last runs first (request id, trace, CORS, gzip).
+        HttpServer::new(|| {
+            bench_app!()
+                .wrap(Compress::default())
+                .wrap(
+                    Cors::default()
+                        .allowed_origin("http://localhost:3000")
+                        .allowed_methods(["GET", "POST"])
+                        .allowed_headers([header::CONTENT_TYPE, X_REQUEST_ID])
+                        .expose_headers([X_REQUEST_ID])
+                        .max_age(600),
+                )
+                .wrap(from_fn(trace))
+                .wrap(from_fn(request_id))
+        })
+        .keep_alive(keep_alive)
+        .bind(("127.0.0.1", port))?
+        .run()
+        .await
+    } else {
+        HttpServer::new(|| bench_app!())
+            .keep_alive(keep_alive)
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await
+    }
 }

@@ -1,5 +1,7 @@
 //! axum peer for the brisk side-by-side benchmark (bench/run).
-//! Same six endpoints and JSON bodies as bench/fastapi_app.py.
+//! Same seven endpoints and JSON bodies as bench/fastapi_app.py; with
+//! `BENCH_MIDDLEWARE=1` in the environment, the same tower-http stack as
+//! brisk/examples/bench.rs (the `middleware` scenario).
 use std::time::Duration;
 
 use axum::{
@@ -8,9 +10,15 @@ use axum::{
         Path, Query,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::StatusCode,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
+};
+use tower_http::{
+    compression::CompressionLayer,
+    cors::CorsLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -115,6 +123,52 @@ async fn sleep() -> Json<Value> {
     Json(json!({ "message": "done" }))
 }
 
+#[derive(Serialize)]
+struct BigItem {
+    id: u32,
+    name: String,
+    description: &'static str,
+    price: f64,
+}
+
+#[derive(Serialize)]
+struct Big {
+    items: Vec<BigItem>,
+}
+
+/// `middleware`: about 5 KB of JSON, big enough to be worth compressing.
+async fn big() -> Json<Big> {
+    Json(Big {
+        items: (0..64)
+            .map(|i| BigItem {
+                id: i,
+                name: format!("item {i}"),
+                description: "a thing that is for sale",
+                price: f64::from(i) * 1.25,
+            })
+            .collect(),
+    })
+}
+
+/// The `middleware` scenario's stack, outermost first: request id (set),
+/// trace, request id (propagate), CORS, gzip. `Router::layer` wraps what is
+/// there already, so the layer added last runs first.
+fn with_middleware(app: Router) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    app.layer(CompressionLayer::new())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(HeaderValue::from_static("http://localhost:3000"))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE, x_request_id.clone()])
+                .expose_headers([x_request_id.clone()])
+                .max_age(Duration::from_secs(600)),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
 fn port_from_args() -> u16 {
     let args: Vec<String> = std::env::args().collect();
     let mut port = 8000;
@@ -147,10 +201,13 @@ async fn main() {
         .route("/items/{item_id}", get(read_item))
         .route("/items", post(create_item))
         .route("/delay", post(delay))
-        .route("/sleep", get(sleep));
+        .route("/sleep", get(sleep))
+        .route("/big", get(big));
+    let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
+    let app = if middleware { with_middleware(app) } else { app };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
-    eprintln!("axum-bench listening on 127.0.0.1:{port}");
+    eprintln!("axum-bench listening on 127.0.0.1:{port} (middleware stack: {middleware})");
     axum::serve(listener, app).await.expect("serve");
 }
