@@ -129,6 +129,10 @@ fn main() {
         big
     ]);
     let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
-    let app = if middleware { with_middleware(app) } else { app };
+    let app = if middleware {
+        with_middleware(app)
+    } else {
+        app
+    };
     app.run();
 }

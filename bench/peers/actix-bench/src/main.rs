@@ -36,14 +36,19 @@ fn unprocessable(detail: String) -> actix_web::Error {
 
 #[get("/")]
 async fn root() -> Json<Message> {
-    Json(Message { message: "Hello World" })
+    Json(Message {
+        message: "Hello World",
+    })
 }
 
 /// FastAPI's `def` handler runs in a threadpool; in actix-web the idiomatic
 /// equivalent is web::block around the synchronous work.
 #[get("/sync")]
 async fn sync_root() -> actix_web::Result<Json<Message>> {
-    let m = web::block(|| Message { message: "Hello World" }).await?;
+    let m = web::block(|| Message {
+        message: "Hello World",
+    })
+    .await?;
     Ok(Json(m))
 }
 
@@ -221,7 +226,9 @@ fn port_from_args() -> u16 {
                 i += 1;
             }
             other if other.starts_with("--port=") => {
-                port = other["--port=".len()..].parse().expect("--port needs a number");
+                port = other["--port=".len()..]
+                    .parse()
+                    .expect("--port needs a number");
             }
             other => eprintln!("ignoring unknown argument {other}"),
         }
@@ -234,15 +241,18 @@ fn port_from_args() -> u16 {
 macro_rules! bench_app {
     () => {
         App::new()
-            .app_data(web::PathConfig::default().error_handler(|e, _| {
-                unprocessable(format!("item_id: {e}"))
-            }))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                unprocessable(format!("query: {e}"))
-            }))
-            .app_data(web::JsonConfig::default().error_handler(|e, _| {
-                unprocessable(format!("body: {e}"))
-            }))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| unprocessable(format!("item_id: {e}"))),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| unprocessable(format!("query: {e}"))),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .error_handler(|e, _| unprocessable(format!("body: {e}"))),
+            )
             .service(root)
             .service(sync_root)
             .service(read_item)

@@ -14,14 +14,14 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use tower_http::{
     compression::CompressionLayer,
     cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 #[derive(Serialize)]
 struct Message {
@@ -37,15 +37,19 @@ fn unprocessable(detail: impl Into<String>) -> Response {
 }
 
 async fn root() -> Json<Message> {
-    Json(Message { message: "Hello World" })
+    Json(Message {
+        message: "Hello World",
+    })
 }
 
 /// FastAPI's `def` handler runs in a threadpool; in axum the idiomatic
 /// equivalent is spawn_blocking around the synchronous work.
 async fn sync_root() -> Json<Message> {
-    let m = tokio::task::spawn_blocking(|| Message { message: "Hello World" })
-        .await
-        .expect("blocking task panicked");
+    let m = tokio::task::spawn_blocking(|| Message {
+        message: "Hello World",
+    })
+    .await
+    .expect("blocking task panicked");
     Json(m)
 }
 
@@ -183,7 +187,9 @@ fn port_from_args() -> u16 {
                 i += 1;
             }
             other if other.starts_with("--port=") => {
-                port = other["--port=".len()..].parse().expect("--port needs a number");
+                port = other["--port=".len()..]
+                    .parse()
+                    .expect("--port needs a number");
             }
             other => eprintln!("ignoring unknown argument {other}"),
         }
@@ -204,7 +210,11 @@ async fn main() {
         .route("/sleep", get(sleep))
         .route("/big", get(big));
     let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
-    let app = if middleware { with_middleware(app) } else { app };
+    let app = if middleware {
+        with_middleware(app)
+    } else {
+        app
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
