@@ -204,13 +204,15 @@ impl Recorder {
                 .map(|r| (r.method.clone(), r.path.to_owned(), r.slow_polls))
                 .collect(),
             log_lines_dropped: wd.log_lines_dropped,
-            in_flight: self.in_flight.load(Ordering::Relaxed),
-            connections_open: self.connections.get().map_or(0, |f| f()) as u64,
-            threadpool_size: wd.threadpool_size as u64,
-            threadpool_in_use: wd.threadpool_in_use as u64,
-            threadpool_waiting: wd.threadpool_waiting as u64,
-            event_loop_lag_seconds: wd.event_loop_lag_ms / 1000.0,
-            contained_routes: wd.contained_routes as u64,
+            gauges: Gauges {
+                in_flight: self.in_flight.load(Ordering::Relaxed),
+                connections_open: self.connections.get().map_or(0, |f| f()) as u64,
+                threadpool_size: wd.threadpool_size as u64,
+                threadpool_in_use: wd.threadpool_in_use as u64,
+                threadpool_waiting: wd.threadpool_waiting as u64,
+                event_loop_lag_seconds: wd.event_loop_lag_ms / 1000.0,
+                contained_routes: wd.contained_routes as u64,
+            },
         }
     }
 
@@ -294,6 +296,12 @@ struct ProcessFigures {
     /// (method, route, slow polls)
     blocking: Vec<(String, String, u64)>,
     log_lines_dropped: u64,
+    gauges: Gauges,
+}
+
+/// What a process has right now (summed over live processes when merged).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Gauges {
     in_flight: i64,
     connections_open: u64,
     threadpool_size: u64,
@@ -301,6 +309,22 @@ struct ProcessFigures {
     threadpool_waiting: u64,
     event_loop_lag_seconds: f64,
     contained_routes: u64,
+}
+
+impl Gauges {
+    /// Adds a live process's gauges: sums, except the lag and the contained
+    /// routes (the same routes in every worker), which take the maximum.
+    fn add(&mut self, other: &Gauges) {
+        self.in_flight += other.in_flight;
+        self.connections_open += other.connections_open;
+        self.threadpool_size += other.threadpool_size;
+        self.threadpool_in_use += other.threadpool_in_use;
+        self.threadpool_waiting += other.threadpool_waiting;
+        self.event_loop_lag_seconds = self
+            .event_loop_lag_seconds
+            .max(other.event_loop_lag_seconds);
+        self.contained_routes = self.contained_routes.max(other.contained_routes);
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -322,13 +346,7 @@ struct Merged {
     durations: HashMap<(String, String), (Vec<u64>, u64, f64)>,
     blocking: HashMap<(String, String), u64>,
     log_lines_dropped: u64,
-    in_flight: i64,
-    connections_open: u64,
-    threadpool_size: u64,
-    threadpool_in_use: u64,
-    threadpool_waiting: u64,
-    event_loop_lag_seconds: f64,
-    contained_routes: u64,
+    gauges: Gauges,
     workers: u64,
 }
 
@@ -356,13 +374,7 @@ impl From<Vec<(ProcessFigures, bool)>> for Merged {
             m.log_lines_dropped += p.log_lines_dropped;
             if alive {
                 m.workers += 1;
-                m.in_flight += p.in_flight;
-                m.connections_open += p.connections_open;
-                m.threadpool_size += p.threadpool_size;
-                m.threadpool_in_use += p.threadpool_in_use;
-                m.threadpool_waiting += p.threadpool_waiting;
-                m.event_loop_lag_seconds = m.event_loop_lag_seconds.max(p.event_loop_lag_seconds);
-                m.contained_routes = m.contained_routes.max(p.contained_routes);
+                m.gauges.add(&p.gauges);
             }
         }
         m
@@ -443,37 +455,37 @@ impl prometheus_client::collector::Collector for Merged {
             &mut encoder,
             "brisk_requests_in_flight",
             "Requests being answered now.",
-            self.in_flight,
+            self.gauges.in_flight,
         )?;
         gauge(
             &mut encoder,
             "brisk_connections_open",
             "Open client connections.",
-            self.connections_open as i64,
+            self.gauges.connections_open as i64,
         )?;
         gauge(
             &mut encoder,
             "brisk_threadpool_size",
             "Plain fn handlers that may run at once (--threadpool-size).",
-            self.threadpool_size as i64,
+            self.gauges.threadpool_size as i64,
         )?;
         gauge(
             &mut encoder,
             "brisk_threadpool_in_use",
             "Thread-pool threads running a handler now.",
-            self.threadpool_in_use as i64,
+            self.gauges.threadpool_in_use as i64,
         )?;
         gauge(
             &mut encoder,
             "brisk_threadpool_waiting",
             "Calls waiting for a thread-pool thread.",
-            self.threadpool_waiting as i64,
+            self.gauges.threadpool_waiting as i64,
         )?;
         gauge(
             &mut encoder,
             "brisk_event_loop_lag_seconds",
             "How late the event loops' heartbeat timer fired last (the worst process).",
-            self.event_loop_lag_seconds,
+            self.gauges.event_loop_lag_seconds,
         )?;
         {
             let mut family = encoder.encode_descriptor(
@@ -491,7 +503,7 @@ impl prometheus_client::collector::Collector for Merged {
             &mut encoder,
             "brisk_contained_routes",
             "Routes the watchdog moved to the thread pool.",
-            self.contained_routes as i64,
+            self.gauges.contained_routes as i64,
         )?;
         counter(
             &mut encoder,
@@ -551,7 +563,10 @@ mod tests {
                 },
                 sum_seconds: 0.001 * count as f64,
             }],
-            in_flight,
+            gauges: Gauges {
+                in_flight,
+                ..Gauges::default()
+            },
             ..ProcessFigures::default()
         }
     }
@@ -561,7 +576,7 @@ mod tests {
         let merged = Merged::from(vec![(figures(1, 3, 2), true), (figures(2, 4, 5), false)]);
         let key = ("GET".to_owned(), "/items/{id}".to_owned(), 200);
         assert_eq!(merged.requests[&key], 7);
-        assert_eq!(merged.in_flight, 2);
+        assert_eq!(merged.gauges.in_flight, 2);
         assert_eq!(merged.workers, 1);
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(merged));
