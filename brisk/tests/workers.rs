@@ -481,10 +481,16 @@ fn help_lists_every_flag_with_its_default_and_variable() {
 /// Seed `main_worker.py`: 8 concurrent POST /delay (3 s blocking each) on 4
 /// workers. Blocking handlers, containment off: two rounds, about 6 s, as
 /// the seed's arithmetic says. Default policy: about 3 s.
+///
+/// With containment off, a worker's acceptor takes the next connection
+/// only once its loop is seen running a handler, looking 100 µs after the
+/// request reached the app; on a slow machine the handler may not have
+/// started by then, the worker takes a second connection, and that one
+/// waits a third round (CI saw 9.01 s once). Hence 9.5 s, not 7.5.
 #[test]
 fn main_worker_spreads_eight_delays_over_four_workers() {
     let _serial = serial();
-    for (policy, low, high) in [("off", 5.5, 7.5), ("contain", 2.9, 4.0)] {
+    for (policy, low, high) in [("off", 5.5, 9.5), ("contain", 2.9, 4.0)] {
         let server = start_example(
             "main_worker",
             &[
