@@ -34,14 +34,6 @@ impl Scheme {
             Scheme::Https => "https",
         }
     }
-
-    /// `"ws"` or `"wss"`: the same scheme for a WebSocket.
-    pub fn websocket(self) -> &'static str {
-        match self {
-            Scheme::Http => "ws",
-            Scheme::Https => "wss",
-        }
-    }
 }
 
 /// The client and scheme of one request, as a handler parameter.

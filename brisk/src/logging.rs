@@ -141,6 +141,62 @@ impl LineQueue {
     }
 }
 
+/// A request's id, written where it is needed without an allocation: the
+/// `X-Request-ID` the request came with (what a proxy or tower-http's
+/// `SetRequestIdLayer` put there) when it is sensible, else one made up from
+/// this process's id and a counter, unique within the host.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-request-id", "abc-1".parse().unwrap());
+/// assert_eq!(brisk::logging::RequestId::of(&headers).to_string(), "abc-1");
+/// let made = brisk::logging::RequestId::of(&http::HeaderMap::new()).to_string();
+/// assert!(made.starts_with(&format!("{:x}-", std::process::id())));
+/// ```
+#[derive(Clone)]
+pub enum RequestId {
+    /// The request's own `X-Request-ID` (visible ASCII, 1 to 200 bytes).
+    Given(http::HeaderValue),
+    /// Made up: the process id and this counter, in hex.
+    Made(u64),
+    /// No id (`-`).
+    None,
+}
+
+impl RequestId {
+    /// The request's `X-Request-ID`, or a new one.
+    pub fn of(headers: &http::HeaderMap) -> Self {
+        if let Some(id) = headers
+            .get("x-request-id")
+            .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
+        {
+            return RequestId::Given(id.clone());
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        RequestId::Made(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestId::Given(id) => f.write_str(id.to_str().unwrap_or("-")),
+            RequestId::Made(n) => write!(f, "{:x}-{n:x}", std::process::id()),
+            RequestId::None => f.write_str("-"),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    /// Quoted and escaped, as `tracing` writes a string field.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestId::Given(id) => write!(f, "{:?}", id.to_str().unwrap_or("-")),
+            other => write!(f, "\"{other}\""),
+        }
+    }
+}
+
 /// One access-log line (see the access log in [`crate::service`]).
 #[derive(serde::Serialize)]
 pub struct AccessRecord<'a> {
@@ -159,7 +215,8 @@ pub struct AccessRecord<'a> {
     #[serde(serialize_with = "display")]
     pub client: &'a dyn std::fmt::Display,
     /// The request id.
-    pub request_id: &'a str,
+    #[serde(serialize_with = "display")]
+    pub request_id: &'a RequestId,
     /// The trace id of the request's `traceparent`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<&'a str>,
@@ -182,7 +239,7 @@ fn display<T: std::fmt::Display + ?Sized, S: serde::Serializer>(
 /// # let uri: http::Uri = "/".parse().unwrap();
 /// let line = brisk::logging::AccessRecord {
 ///     method: "GET", path: &uri, route: "/", status: 200, duration_ms: 0.2,
-///     client: &"127.0.0.1:5000", request_id: "1", trace_id: None,
+///     client: &"127.0.0.1:5000", request_id: &brisk::logging::RequestId::None, trace_id: None,
 /// };
 /// // Without brisk's subscriber installed, `tracing` has to do it.
 /// assert!(!brisk::logging::write_access(&line));
@@ -230,14 +287,12 @@ pub fn write_access(record: &AccessRecord<'_>) -> bool {
                     .and_then(|()| line.write_all(b"\n"))
             }
             LogFormat::Text => {
-                let pid = if with_pid {
-                    format!("[{}] ", std::process::id())
-                } else {
-                    String::new()
-                };
+                if with_pid {
+                    let _ = write!(line, "[{}] ", std::process::id());
+                }
                 writeln!(
                     line,
-                    "{pid}{timestamp}  INFO brisk::access: method={} path={} route={:?} status={} duration_ms={} client={} request_id={:?}{}",
+                    "{timestamp}  INFO brisk::access: method={} path={} route={:?} status={} duration_ms={} client={} request_id={:?}{}",
                     record.method,
                     record.path,
                     record.route,

@@ -17,7 +17,13 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::header::FORWARDED;
+use http::{HeaderMap, HeaderName};
+
+// Parsed once: looking a header up by `&str` parses the name every time,
+// and these are looked up on every request from a trusted peer.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 use crate::connection::{ConnectionInfo, Scheme};
 
@@ -90,10 +96,10 @@ impl TrustedProxies {
             return direct;
         }
         let proto = headers
-            .get("x-forwarded-proto")
+            .get(&X_FORWARDED_PROTO)
             .and_then(|v| v.to_str().ok());
         let mut forwarded_for = headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .peekable();
@@ -104,7 +110,7 @@ impl TrustedProxies {
                     .map(|s| s.trim().to_owned())
                     .collect();
                 (proto.map(|p| p.trim().to_owned()), clients)
-            } else if headers.contains_key("forwarded") {
+            } else if headers.contains_key(FORWARDED) {
                 rfc7239(headers)
             } else {
                 return direct;
@@ -200,7 +206,7 @@ fn rfc7239(headers: &HeaderMap) -> (Option<String>, Vec<String>) {
     let mut proto = None;
     let mut clients = Vec::new();
     let elements = headers
-        .get_all("forwarded")
+        .get_all(FORWARDED)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','));

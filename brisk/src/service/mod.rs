@@ -39,7 +39,7 @@ use crate::body::Body;
 use crate::connection::ConnectionInfo;
 use crate::error::HttpError;
 use crate::exec::scope::BoxFuture;
-use crate::logging::RateLimited;
+use crate::logging::{RateLimited, RequestId};
 use crate::params::AppContext;
 use crate::prometheus::Recorder;
 use crate::response::{IntoResponse, Response, body_too_large};
@@ -403,11 +403,13 @@ impl AppService {
             return self.answer(req).await; // nothing to observe: the fast path
         }
         let method = req.method().clone();
-        let uri = self.limits.access_log.then(|| req.uri().clone());
-        let client = req.extensions().get::<ConnectionInfo>().cloned();
-        let trace_id = self
-            .limits
-            .access_log
+        let logged = self.limits.access_log;
+        let uri = logged.then(|| req.uri().clone());
+        let client = logged
+            .then(|| req.extensions().get::<ConnectionInfo>().cloned())
+            .flatten();
+        let observed = !span.is_disabled() || logged;
+        let trace_id = observed
             .then(|| {
                 req.headers()
                     .get("traceparent")
@@ -416,10 +418,12 @@ impl AppService {
                     .map(str::to_owned)
             })
             .flatten();
-        let request_id =
-            (!span.is_disabled() || self.limits.access_log).then(|| request_id(req.headers()));
+        let request_id = observed.then(|| RequestId::of(req.headers()));
+        if let Some(id) = &trace_id {
+            span.record("trace_id", id.as_str());
+        }
         if let Some(id) = &request_id {
-            span.record("request_id", id.as_str());
+            span.record("request_id", tracing::field::display(id));
         }
         let in_flight = self.metrics.as_deref().map(Recorder::enter);
         let resp = self.answer(req).instrument(span.clone()).await;
@@ -442,7 +446,7 @@ impl AppService {
                 status: resp.status(),
                 started,
                 client: client.as_ref(),
-                request_id: request_id.as_deref(),
+                request_id: request_id.as_ref(),
                 trace_id: trace_id.as_deref(),
             });
         }
@@ -451,26 +455,21 @@ impl AppService {
 
     /// The span a request runs in (see [`Limits::json_logs`]).
     fn request_span(&self, req: &http::Request<Body>) -> tracing::Span {
-        // Field values are only computed when the span is enabled.
-        let trace_id = || {
-            req.headers()
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .and_then(trace_id_of)
-        };
+        // Field values are only computed when the span is enabled; the ids
+        // are recorded by `handle`.
         if self.limits.json_logs {
             tracing::info_span!(target: "brisk::request", "request",
                 method = %req.method(),
                 route = tracing::field::Empty,
                 request_id = tracing::field::Empty,
-                trace_id = trace_id(),
+                trace_id = tracing::field::Empty,
             )
         } else {
             tracing::debug_span!(target: "brisk::request", "request",
                 method = %req.method(),
                 route = tracing::field::Empty,
                 request_id = tracing::field::Empty,
-                trace_id = trace_id(),
+                trace_id = tracing::field::Empty,
             )
         }
     }
@@ -539,7 +538,7 @@ struct AccessLine<'a> {
     status: StatusCode,
     started: Instant,
     client: Option<&'a ConnectionInfo>,
-    request_id: Option<&'a str>,
+    request_id: Option<&'a RequestId>,
     trace_id: Option<&'a str>,
 }
 
@@ -560,7 +559,7 @@ fn access_log(line: AccessLine<'_>) {
         status: line.status.as_u16(),
         duration_ms: line.started.elapsed().as_micros() as f64 / 1000.0,
         client,
-        request_id: line.request_id.unwrap_or("-"),
+        request_id: line.request_id.unwrap_or(&RequestId::None),
         trace_id: line.trace_id,
     };
     // brisk's own subscriber: written straight into its queue.
@@ -575,28 +574,9 @@ fn access_log(line: AccessLine<'_>) {
         status = record.status,
         duration_ms = record.duration_ms,
         client = %record.client,
-        request_id = record.request_id,
+        request_id = %record.request_id,
         trace_id = record.trace_id,
     );
-}
-
-/// The request's `X-Request-ID` when it has a sensible one (what a proxy or
-/// tower-http's `SetRequestIdLayer` put there), else a new one: this
-/// process's id and a counter, unique within the host.
-fn request_id(headers: &http::HeaderMap) -> String {
-    if let Some(id) = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-    {
-        return id.to_owned();
-    }
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!(
-        "{:x}-{:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`),
