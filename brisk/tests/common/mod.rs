@@ -202,6 +202,13 @@ pub fn start_example_with(
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Logged before the address is handed over, so that a test
+            // sees the announcing line in the log once it has the address.
+            {
+                let mut l = log_writer.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
             let announced = line
                 .split("serving on http://")
                 .nth(1)
@@ -211,9 +218,6 @@ pub fn start_example_with(
                 let _ = tx.send(addr);
                 sent = true;
             }
-            let mut l = log_writer.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
         }
     });
     let addr = rx
