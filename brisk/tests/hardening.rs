@@ -551,23 +551,37 @@ fn head_with(extra: &str) -> String {
 
 #[test]
 fn many_headers_are_accepted_up_to_the_documented_limit() {
+    // The default: 100 header lines (Host and Connection are two of them).
     let server = start(|_| {});
-    let headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let headers = |n: usize| -> String { (0..n).map(|i| format!("X-H{i}: v\r\n")).collect() };
     let (bytes, _) = raw_exchange(
         server.addr(),
-        head_with(&headers).as_bytes(),
+        head_with(&headers(98)).as_bytes(),
         Duration::from_secs(5),
     );
     assert_eq!(parse_response(&bytes).status, 200);
-    let headers: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
     let (bytes, _) = raw_exchange(
         server.addr(),
-        head_with(&headers).as_bytes(),
+        head_with(&headers(99)).as_bytes(),
         Duration::from_secs(5),
     );
     let resp = parse_response(&bytes);
     assert_eq!(resp.status, 431);
     assert_eq!(resp.json()["detail"], "Request Header Fields Too Large");
+    // Raised with --limit-max-headers.
+    let server = start(|c| c.limit_max_headers = 256);
+    let (bytes, _) = raw_exchange(
+        server.addr(),
+        head_with(&headers(150)).as_bytes(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(parse_response(&bytes).status, 200);
+    let (bytes, _) = raw_exchange(
+        server.addr(),
+        head_with(&headers(300)).as_bytes(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(parse_response(&bytes).status, 431);
 }
 
 #[test]

@@ -115,8 +115,10 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_LIMIT_MAX_HEADER_SIZE", default_value_t = 65536)]
     pub limit_max_header_size: usize,
 
-    /// Most header lines in a request head; more: 431.
-    #[arg(long, env = "BRISK_LIMIT_MAX_HEADERS", default_value_t = 256)]
+    /// Most header lines in a request head; more: 431. Up to 100 (hyper's
+    /// default, and axum's) costs nothing; above, hyper parses every request
+    /// with two 8 KiB heap scratch arrays.
+    #[arg(long, env = "BRISK_LIMIT_MAX_HEADERS", default_value_t = 100)]
     pub limit_max_headers: usize,
 
     /// The listen backlog: connections the kernel queues before they are accepted.
