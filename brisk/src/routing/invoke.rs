@@ -151,7 +151,8 @@ pub(crate) async fn run(
     body: Body,
     params: Vec<(Box<str>, String)>,
 ) -> Response {
-    let mut cx = RequestContext::new(parts, body, params, Arc::clone(&app), route);
+    // `app` moves into the context (no second reference count to write).
+    let mut cx = RequestContext::new(parts, body, params, app, route);
     let run = AssertUnwindSafe(handler(&mut cx)).catch_unwind();
     let result = match timeout {
         None => Ok(run.await),
@@ -187,8 +188,9 @@ pub(crate) async fn run(
         }
     };
     let resp = crate::response::Deferred::finish(resp, cx.parts()).await;
-    let mut resp = app.handlers.answer(cx.parts(), resp);
-    if let Some(after) = std::mem::take(cx.scope()).into_after_response(outcome, &app.pool) {
+    let mut resp = cx.app().handlers.answer(cx.parts(), resp);
+    let scope = std::mem::take(cx.scope());
+    if let Some(after) = scope.into_after_response(outcome, &cx.app().pool) {
         resp.body_mut().attach_guard(Box::new(after));
     }
     resp

@@ -19,6 +19,7 @@
 //! lane already read.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -27,6 +28,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+use futures_util::future::{Either, ready};
 use http::header::{CONNECTION, HOST, HeaderValue, UPGRADE};
 use http::{Request, StatusCode, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -52,6 +55,9 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// hyper's default largest read buffer; raised when the head limit needs it.
 const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
+
+/// hyper's default most header lines per request head.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// How long an HTTP/2 connection asked to go away may take to finish its
 /// streams before it is dropped.
@@ -96,8 +102,14 @@ impl Protocols {
         h1.timer(TokioTimer::new())
             .header_read_timeout(settings.head_timeout)
             .max_header_size(settings.max_header_size)
-            .max_headers(settings.max_headers)
             .max_buf_size(HYPER_DEFAULT_MAX_BUF.max(settings.max_header_size + 8192));
+        // hyper parses a head into scratch arrays of its default size (100)
+        // on the stack; any explicit limit, even 100, makes them two heap
+        // allocations of 8 KiB per request (measured: the largest
+        // allocations of a keep-alive request, and contended arena locks).
+        if settings.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+            h1.max_headers(settings.max_headers);
+        }
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
@@ -220,19 +232,13 @@ async fn serve_http<T: Transport + Send + 'static>(
         let draining = draining.clone();
         let protocols = Arc::clone(&protocols);
         service_fn(move |mut req: Request<Incoming>| {
-            let app = Arc::clone(&app);
-            let protocols = Arc::clone(&protocols);
             let busy = state.enter();
             let closing = state.is_closing();
             if req.headers().contains_key(UPGRADE) {
                 req.extensions_mut().insert(upgrade_hold(&state, &draining));
             }
-            async move {
-                let connection = protocols.connection_info(&conn_info, req.headers());
-                Ok::<_, Infallible>(
-                    answer(&app, req, busy, closing, body_deadlines, connection).await,
-                )
-            }
+            let connection = protocols.connection_info(&conn_info, req.headers());
+            answer(&app, req, busy, closing, body_deadlines, connection).map(Ok::<_, Infallible>)
         })
     };
     if is_h2 {
@@ -339,19 +345,23 @@ async fn complete_preface(
 
 /// Answers one request: protocol checks, deadlines on its body, the app,
 /// and what the connection's state asks of the answer.
-async fn answer(
+///
+/// Not an `async fn`: the checks run before the first poll, and the future
+/// returned holds the request only inside the app's future (an `async fn`
+/// keeps a copy of its arguments in its state; see `AppService::handle`).
+fn answer(
     app: &Arc<AppService>,
     req: Request<Incoming>,
     busy: BusyGuard,
     closing: bool,
     deadlines: BodyDeadlines,
     connection: ConnectionInfo,
-) -> http::Response<TrackedBody> {
+) -> impl Future<Output = http::Response<TrackedBody>> + Send + use<> {
     let version = req.version();
-    let mut resp = if let Some(problem) = protocol_problem(&req) {
+    let resp = if let Some(problem) = protocol_problem(&req) {
         let mut resp = HttpError::bad_request(problem).into_response();
         resp.extensions_mut().insert(CloseConnection);
-        resp
+        Either::Left(ready(resp))
     } else {
         let (mut parts, incoming) = req.into_parts();
         parts.extensions.insert(connection);
@@ -360,16 +370,19 @@ async fn answer(
         } else {
             Body::new(DeadlineBody::new(incoming, deadlines))
         };
-        app.handle(Request::from_parts(parts, body)).await
+        Either::Right(app.handle(Request::from_parts(parts, body)))
     };
-    let close = closing || resp.extensions().get::<CloseConnection>().is_some();
-    // A 101 keeps the connection (it becomes a WebSocket); a draining
-    // server closes that with 1001 instead.
-    if close && version <= Version::HTTP_11 && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp.map(|body| TrackedBody { body, _busy: busy })
+    resp.map(move |mut resp| {
+        let close = closing || resp.extensions().get::<CloseConnection>().is_some();
+        // A 101 keeps the connection (it becomes a WebSocket); a draining
+        // server closes that with 1001 instead.
+        if close && version <= Version::HTTP_11 && resp.status() != StatusCode::SWITCHING_PROTOCOLS
+        {
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp.map(|body| TrackedBody { body, _busy: busy })
+    })
 }
 
 /// What makes an HTTP/1.1 request invalid beyond what hyper checks: a

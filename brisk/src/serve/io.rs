@@ -189,8 +189,14 @@ impl<T: Transport> AsyncWrite for ConnIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.replacement.is_none() && !this.state.is_busy() {
-            // hyper writes its error answers as one head, possibly vectored.
+        // hyper writes its error answers as one head, possibly vectored;
+        // every other answer is ruled out by its status line, without
+        // copying (this runs for every response that is already complete
+        // when it is written, which is most of them).
+        if this.replacement.is_none()
+            && !this.state.is_busy()
+            && bufs.first().is_some_and(|b| b.starts_with(b"HTTP/1.1 4"))
+        {
             let total: usize = bufs.iter().map(|b| b.len()).sum();
             if total <= 512 {
                 let flat: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();

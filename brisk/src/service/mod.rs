@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use futures_util::future::{Either, Ready, ready};
 use http::StatusCode;
 use http::header::ALLOW;
 use tower::Service;
@@ -137,7 +138,17 @@ impl Core {
 
     /// Answers one request. Never fails: every problem becomes a response
     /// (404, 405, 413, 422, 500, 503, 504, ...).
-    pub(crate) async fn call(self: Arc<Self>, req: http::Request<Body>) -> Response {
+    ///
+    /// Routing and the limits run here, before the first poll; the future
+    /// returned holds only what is left to await. (An `async fn` keeps its
+    /// arguments in its state for good, so each level of them held another
+    /// copy of the request, and every copy was moved as the futures were
+    /// built: see `AppService::handle`.)
+    ///
+    /// It takes `&Arc<Self>` and clones no `Arc` on the common path: the
+    /// reference counts of shared objects are written by every request, and
+    /// on two event-loop threads their cache lines travel between cores.
+    pub(crate) fn call(self: &Arc<Self>, req: http::Request<Body>) -> CallFuture {
         let (mut parts, body) = req.into_parts();
         // Multipart bodies are streamed (uploads) under their own, larger
         // limit; the content type is only looked at for a body over the
@@ -146,15 +157,17 @@ impl Core {
             && declared > self.app.max_body_size as u64
             && !(declared <= self.app.uploads.max_upload_size && is_multipart(&parts))
         {
-            return body_too_large();
+            return Either::Left(ready(body_too_large()));
         }
         let path = strip_root(&self.limits.root_path, parts.uri.path());
         let (op, params) = match self.router.route(&parts.method, path) {
-            RouteMatch::Found(op, params) => (Arc::clone(op), params),
+            RouteMatch::Found(op, params) => (op, params),
             RouteMatch::MethodNotAllowed(allow) => {
                 let error = HttpError::new(405, "Method Not Allowed")
                     .with_header(ALLOW.as_str(), allow.to_str().unwrap_or(""));
-                return self.app.handlers.answer(&parts, error.into_response());
+                return Either::Left(ready(
+                    self.app.handlers.answer(&parts, error.into_response()),
+                ));
             }
             RouteMatch::NotFound => {
                 if let Some((service, rest)) = self.mount_for(path) {
@@ -168,19 +181,22 @@ impl Core {
                         parts.uri = uri;
                     }
                     let head = parts.clone();
-                    let req = http::Request::from_parts(parts, body);
-                    let resp = match service.call(req).await {
-                        Ok(resp) => resp,
-                        Err(never) => match never {},
-                    };
-                    return self.app.handlers.answer(&head, resp);
+                    let mounted = service.call(http::Request::from_parts(parts, body));
+                    let core = Arc::clone(self);
+                    return Either::Right(Either::Right(Box::pin(async move {
+                        let resp = match mounted.await {
+                            Ok(resp) => resp,
+                            Err(never) => match never {},
+                        };
+                        core.app.handlers.answer(&head, resp)
+                    })));
                 }
                 let resp = self.not_found(&parts);
-                return self.app.handlers.answer(&parts, resp);
+                return Either::Left(ready(self.app.handlers.answer(&parts, resp)));
             }
         };
-        let _slot = match self.limits.concurrency {
-            Some(limit) => match InFlight::enter(&self.in_flight, limit) {
+        let slot = match self.limits.concurrency {
+            Some(limit) => match InFlight::enter(self, limit) {
                 Some(slot) => Some(slot),
                 None => {
                     static FULL: RateLimited = RateLimited::new(Duration::from_secs(10));
@@ -193,28 +209,33 @@ impl Core {
                     }
                     let mut resp = HttpError::new(503, "Service Unavailable").into_response();
                     resp.extensions_mut().insert(MatchedPath(op.path));
-                    return resp;
+                    return Either::Left(ready(resp));
                 }
             },
             None => None,
         };
-        let timeout = op.timeout.or(self.limits.request_timeout);
-        let mut resp = match &op.service {
+        let matched = MatchedPath(op.path);
+        match &op.service {
             // Router layers around this operation: through them.
             Some(service) => {
                 parts.extensions.insert(PathParams(params));
-                let req = http::Request::from_parts(parts, body);
-                let mut service = service.clone();
-                match service.call(req).await {
-                    Ok(resp) => resp,
-                    Err(never) => match never {},
-                }
+                let layered = service.clone().call(http::Request::from_parts(parts, body));
+                Either::Right(Either::Right(Box::pin(async move {
+                    let mut resp = match layered.await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    };
+                    drop(slot);
+                    resp.extensions_mut().insert(matched);
+                    resp
+                })))
             }
             // Boxed: the operation's future is most of a request's state;
             // kept inline, every future around it would be as large, and
             // each one is moved (copied whole) as it is created.
             None => {
-                Box::pin(crate::routing::run(
+                let timeout = op.timeout.or(self.limits.request_timeout);
+                let run = Box::pin(crate::routing::run(
                     Arc::clone(&self.app),
                     op.handler,
                     Arc::clone(&op.route),
@@ -222,12 +243,14 @@ impl Core {
                     parts,
                     body,
                     params,
-                ))
-                .await
+                ));
+                Either::Right(Either::Left(Operation {
+                    run,
+                    matched,
+                    _slot: slot,
+                }))
             }
-        };
-        resp.extensions_mut().insert(MatchedPath(op.path));
-        resp
+        }
     }
 
     /// 404, or FastAPI's 307 to the same path with (or without) a trailing
@@ -303,21 +326,48 @@ fn declared_length(parts: &http::request::Parts) -> Option<u64> {
 }
 
 /// One request counted against `--limit-concurrency`.
-struct InFlight<'a>(&'a AtomicUsize);
+struct InFlight(Arc<Core>);
 
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize, limit: usize) -> Option<Self> {
-        if counter.fetch_add(1, Ordering::AcqRel) >= limit {
-            counter.fetch_sub(1, Ordering::AcqRel);
+impl InFlight {
+    fn enter(core: &Arc<Core>, limit: usize) -> Option<Self> {
+        if core.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
+            core.in_flight.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(InFlight(counter))
+        Some(InFlight(Arc::clone(core)))
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What [`Core::call`] returns: an answer known at once (404, 405, 413,
+/// 503), the operation, or a mounted app or router layers (boxed; rare).
+pub(crate) type CallFuture =
+    Either<Ready<Response>, Either<Operation, Pin<Box<dyn Future<Output = Response> + Send>>>>;
+
+pin_project_lite::pin_project! {
+    /// An operation running for one request, under its `--limit-concurrency`
+    /// slot; its answer is marked with the route template.
+    pub(crate) struct Operation {
+        #[pin]
+        run: Pin<Box<dyn Future<Output = Response> + Send>>,
+        matched: MatchedPath,
+        _slot: Option<InFlight>,
+    }
+}
+
+impl Future for Operation {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.project();
+        let mut resp = std::task::ready!(this.run.poll(cx));
+        resp.extensions_mut().insert(*this.matched);
+        Poll::Ready(resp)
     }
 }
 
@@ -335,8 +385,7 @@ impl Service<http::Request<Body>> for CoreService {
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let core = Arc::clone(&self.0);
-        Box::pin(async move { Ok(core.call(req).await) })
+        Box::pin(self.0.call(req).map(Ok))
     }
 }
 
@@ -392,7 +441,16 @@ impl AppService {
 
     /// Answers one request. Never fails: every problem becomes a response,
     /// including a panicking layer or middleware (500).
-    pub async fn handle(self: &Arc<Self>, req: http::Request<Body>) -> Response {
+    ///
+    /// What can be done before the first poll is done here; the future
+    /// returned holds the request once, inside the app's future. (As an
+    /// `async fn`, each level kept its own copy of the request in its state
+    /// and the future handed to hyper was 3.4 KB, copied whole as each level
+    /// was built.)
+    pub fn handle(
+        self: &Arc<Self>,
+        req: http::Request<Body>,
+    ) -> impl Future<Output = Response> + Send + use<> {
         let started = Instant::now();
         let span = self.request_span(&req);
         #[cfg(feature = "otel")]
@@ -400,7 +458,7 @@ impl AppService {
             crate::logging::otel::adopt_parent(&span, req.headers());
         }
         if span.is_disabled() && !self.limits.access_log && self.metrics.is_none() {
-            return self.answer(req).await; // nothing to observe: the fast path
+            return Either::Left(self.answer(req)); // nothing to observe: the fast path
         }
         let method = req.method().clone();
         let logged = self.limits.access_log;
@@ -425,32 +483,36 @@ impl AppService {
         if let Some(id) = &request_id {
             span.record("request_id", tracing::field::display(id));
         }
-        let in_flight = self.metrics.as_deref().map(Recorder::enter);
-        let resp = self.answer(req).instrument(span.clone()).await;
-        drop(in_flight);
-        let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
-        if let Some(route) = route {
-            span.record("route", route);
-        }
-        if let Some(metrics) = &self.metrics
-            && route != Some(metrics.url())
-        {
-            metrics.record(&method, route, resp.status().as_u16(), started.elapsed());
-        }
-        if let Some(uri) = uri {
-            let _entered = span.enter();
-            access_log(AccessLine {
-                method: &method,
-                uri: &uri,
-                route,
-                status: resp.status(),
-                started,
-                client: client.as_ref(),
-                request_id: request_id.as_ref(),
-                trace_id: trace_id.as_deref(),
-            });
-        }
-        resp
+        let answer = self.answer(req).instrument(span.clone());
+        let this = Arc::clone(self);
+        Either::Right(async move {
+            let in_flight = this.metrics.as_deref().map(Recorder::enter);
+            let resp = answer.await;
+            drop(in_flight);
+            let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
+            if let Some(route) = route {
+                span.record("route", route);
+            }
+            if let Some(metrics) = &this.metrics
+                && route != Some(metrics.url())
+            {
+                metrics.record(&method, route, resp.status().as_u16(), started.elapsed());
+            }
+            if let Some(uri) = uri {
+                let _entered = span.enter();
+                access_log(AccessLine {
+                    method: &method,
+                    uri: &uri,
+                    route,
+                    status: resp.status(),
+                    started,
+                    client: client.as_ref(),
+                    request_id: request_id.as_ref(),
+                    trace_id: trace_id.as_deref(),
+                });
+            }
+            resp
+        })
     }
 
     /// The span a request runs in (see [`Limits::json_logs`]).
@@ -475,35 +537,35 @@ impl AppService {
     }
 
     /// The app's answer, and the process-wide request count.
-    async fn answer(self: &Arc<Self>, req: http::Request<Body>) -> Response {
-        let resp = match &self.layered {
-            None => Arc::clone(&self.core).call(req).await,
-            Some(service) => {
-                let mut service = service.clone();
-                match AssertUnwindSafe(service.call(req)).catch_unwind().await {
-                    Ok(Ok(resp)) => resp,
-                    Ok(Err(never)) => match never {},
-                    Err(panic) => {
-                        let message = crate::error::panic_message(&panic).to_owned();
-                        tracing::error!(
-                            panic = message,
-                            "a layer or middleware panicked; answered 500, still serving"
-                        );
-                        crate::error::panic_response(message)
-                    }
-                }
-            }
+    fn answer(
+        self: &Arc<Self>,
+        req: http::Request<Body>,
+    ) -> impl Future<Output = Response> + Send + use<> {
+        let answer = match &self.layered {
+            None => Either::Left(self.core.call(req)),
+            Some(service) => Either::Right(
+                AssertUnwindSafe(service.clone().call(req))
+                    .catch_unwind()
+                    .map(layered_answer),
+            ),
         };
-        if let Some(max) = self.limits.max_requests
-            && self.served.fetch_add(1, Ordering::Relaxed) + 1 == max
-        {
-            tracing::info!(
-                requests = max,
-                "reached --limit-max-requests; retiring this process gracefully"
-            );
-            self.retire.notify_one();
+        if self.limits.max_requests.is_none() {
+            return Either::Left(answer);
         }
-        resp
+        let this = Arc::clone(self);
+        Either::Right(async move {
+            let resp = answer.await;
+            if let Some(max) = this.limits.max_requests
+                && this.served.fetch_add(1, Ordering::Relaxed) + 1 == max
+            {
+                tracing::info!(
+                    requests = max,
+                    "reached --limit-max-requests; retiring this process gracefully"
+                );
+                this.retire.notify_one();
+            }
+            resp
+        })
     }
 
     /// Resolves once this process has served `--limit-max-requests` requests.
@@ -527,6 +589,24 @@ impl AppService {
             &self.shutdown
         };
         std::mem::take(&mut *hooks.lock().expect("hooks lock"))
+    }
+}
+
+/// The app-wide layers' answer; a panic in one of them becomes a 500.
+fn layered_answer(
+    outcome: Result<Result<Response, Infallible>, Box<dyn std::any::Any + Send>>,
+) -> Response {
+    match outcome {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(never)) => match never {},
+        Err(panic) => {
+            let message = crate::error::panic_message(&panic).to_owned();
+            tracing::error!(
+                panic = message,
+                "a layer or middleware panicked; answered 500, still serving"
+            );
+            crate::error::panic_response(message)
+        }
     }
 }
 

@@ -76,15 +76,16 @@ def dependencies(url):
 def bench(url):
     from bench_client import Client
     from bench_client.api.default import create_item_items_post, read_item_items_item_id_get
-    from bench_client.models import HTTPValidationError, Item
+    from bench_client.models import HTTPValidationError, Item, ItemOut
 
     client = Client(base_url=url)
     created = create_item_items_post.sync(client=client, body=Item(name="x", price=1.5, tags=[]))
     assert isinstance(created, Item) and created.price == 1.5, created
     print("create: Item", created.to_dict())
     read = read_item_items_item_id_get.sync(client=client, item_id=7, limit=3)
-    assert read == {"item_id": 7, "q": None, "limit": 3}, read
-    print("read:", read)
+    assert isinstance(read, ItemOut), read
+    assert (read.item_id, read.q, read.limit) == (7, None, 3), read
+    print("read: ItemOut", read.to_dict())
     invalid = read_item_items_item_id_get.sync(client=client, item_id=7, limit=101)
     assert isinstance(invalid, HTTPValidationError), invalid
     print("422: HTTPValidationError", invalid.detail[0].type_, invalid.detail[0].loc)
