@@ -166,8 +166,9 @@ pub enum RequestId {
 impl RequestId {
     /// The request's `X-Request-ID`, or a new one.
     pub fn of(headers: &http::HeaderMap) -> Self {
+        const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
         if let Some(id) = headers
-            .get("x-request-id")
+            .get(&X_REQUEST_ID)
             .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
         {
             return RequestId::Given(id.clone());
@@ -259,16 +260,12 @@ pub fn write_access(record: &AccessRecord<'_>) -> bool {
             return false;
         };
         line.clear();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let timestamp = Timestamp(now);
         let written = match format {
             LogFormat::Json => {
                 #[derive(serde::Serialize)]
                 struct JsonAccess<'a> {
                     #[serde(serialize_with = "display")]
-                    timestamp: &'a Timestamp,
+                    timestamp: &'a Now,
                     level: &'static str,
                     target: &'static str,
                     pid: u32,
@@ -276,7 +273,7 @@ pub fn write_access(record: &AccessRecord<'_>) -> bool {
                     record: &'a AccessRecord<'a>,
                 }
                 let access = JsonAccess {
-                    timestamp: &timestamp,
+                    timestamp: &Now,
                     level: "INFO",
                     target: "brisk::access",
                     pid: std::process::id(),
@@ -292,7 +289,7 @@ pub fn write_access(record: &AccessRecord<'_>) -> bool {
                 }
                 writeln!(
                     line,
-                    "{timestamp}  INFO brisk::access: method={} path={} route={:?} status={} duration_ms={} client={} request_id={:?}{}",
+                    "{Now}  INFO brisk::access: method={} path={} route={:?} status={} duration_ms={} client={} request_id={:?}{}",
                     record.method,
                     record.path,
                     record.route,
@@ -323,49 +320,16 @@ impl std::fmt::Display for TraceId<'_> {
     }
 }
 
-/// RFC 3339 in UTC with microseconds, as `tracing`'s default timer writes
-/// it (`2026-11-23T12:47:51.690037Z`); the date part is computed once per
-/// second per thread.
-struct Timestamp(Duration);
+/// The current time as every other line has it: `tracing-subscriber`'s
+/// own default timer (RFC 3339, UTC, microseconds).
+struct Now;
 
-impl std::fmt::Display for Timestamp {
+impl std::fmt::Display for Now {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        thread_local! {
-            static SECOND: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-        }
-        let secs = self.0.as_secs();
-        SECOND.with(|cached| {
-            let mut cached = cached.borrow_mut();
-            if cached.0 != secs {
-                *cached = (secs, civil_time(secs));
-            }
-            write!(f, "{}.{:06}Z", cached.1, self.0.subsec_micros())
-        })
+        use tracing_subscriber::fmt::time::FormatTime;
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(f))
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) for seconds since the Unix epoch: the
-/// days-to-civil-date algorithm of Howard Hinnant's `chrono`-compatible
-/// date library (public domain). No dependency has this without a
-/// time-zone database or a formatting layer, hence these few lines.
-fn civil_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// The fmt layer's writer: each formatted line becomes one [`LineQueue::push`].
@@ -716,16 +680,6 @@ fn epoch() -> Instant {
 /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the standard `OTEL_*`
 /// variables (service name, batch delay, headers) apply. An incoming W3C
 /// `traceparent` makes a request's span a child of the caller's.
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_time_matches_known_dates() {
-        assert_eq!(super::civil_time(0), "1970-01-01T00:00:00");
-        assert_eq!(super::civil_time(951_782_400), "2000-02-29T00:00:00");
-        assert_eq!(super::civil_time(1_795_437_671), "2026-11-23T12:41:11");
-    }
-}
-
 #[cfg(feature = "otel")]
 pub(crate) mod otel {
     use std::sync::Mutex;

@@ -117,7 +117,8 @@ pub struct ServerConfig {
 
     /// Most header lines in a request head; more: 431. Up to 100 (hyper's
     /// default, and axum's) costs nothing; above, hyper parses every request
-    /// with two 8 KiB heap scratch arrays.
+    /// head into two heap scratch arrays of that many entries (8 KiB each at
+    /// 256).
     #[arg(long, env = "BRISK_LIMIT_MAX_HEADERS", default_value_t = 100)]
     pub limit_max_headers: usize,
 

@@ -56,9 +56,6 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// hyper's default largest read buffer; raised when the head limit needs it.
 const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
 
-/// hyper's default most header lines per request head.
-const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
-
 /// How long an HTTP/2 connection asked to go away may take to finish its
 /// streams before it is dropped.
 const H2_GOAWAY_GRACE: Duration = Duration::from_secs(30);
@@ -102,14 +99,13 @@ impl Protocols {
         h1.timer(TokioTimer::new())
             .header_read_timeout(settings.head_timeout)
             .max_header_size(settings.max_header_size)
+            // hyper parses a head into scratch arrays that live on the stack
+            // up to 100 entries; a larger limit makes them two heap
+            // allocations per request (8 KiB each at 256: measured as the
+            // largest allocations of a keep-alive request, with contended
+            // allocator locks). Hence the default of 100.
+            .max_headers(settings.max_headers)
             .max_buf_size(HYPER_DEFAULT_MAX_BUF.max(settings.max_header_size + 8192));
-        // hyper parses a head into scratch arrays of its default size (100)
-        // on the stack; any explicit limit, even 100, makes them two heap
-        // allocations of 8 KiB per request (measured: the largest
-        // allocations of a keep-alive request, and contended arena locks).
-        if settings.max_headers != HYPER_DEFAULT_MAX_HEADERS {
-            h1.max_headers(settings.max_headers);
-        }
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));

@@ -20,12 +20,12 @@ use std::net::IpAddr;
 use http::header::FORWARDED;
 use http::{HeaderMap, HeaderName};
 
+use crate::connection::{ConnectionInfo, Scheme};
+
 // Parsed once: looking a header up by `&str` parses the name every time,
 // and these are looked up on every request from a trusted peer.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
-use crate::connection::{ConnectionInfo, Scheme};
 
 /// The peers whose forwarding headers are believed.
 #[derive(Debug, Clone)]

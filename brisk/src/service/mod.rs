@@ -46,6 +46,9 @@ use crate::prometheus::Recorder;
 use crate::response::{IntoResponse, Response, body_too_large};
 use crate::routing::{BoxService, LayerFn, PathParams, RouteMatch, Router};
 
+/// W3C trace context; a constant so that the name is not parsed per request.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// Limits that apply per request, from the server configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
@@ -349,24 +352,20 @@ impl Drop for InFlight {
 pub(crate) type CallFuture =
     Either<Ready<Response>, Either<Operation, Pin<Box<dyn Future<Output = Response> + Send>>>>;
 
-pin_project_lite::pin_project! {
-    /// An operation running for one request, under its `--limit-concurrency`
-    /// slot; its answer is marked with the route template.
-    pub(crate) struct Operation {
-        #[pin]
-        run: Pin<Box<dyn Future<Output = Response> + Send>>,
-        matched: MatchedPath,
-        _slot: Option<InFlight>,
-    }
+/// An operation running for one request, under its `--limit-concurrency`
+/// slot; its answer is marked with the route template.
+pub(crate) struct Operation {
+    run: Pin<Box<dyn Future<Output = Response> + Send>>,
+    matched: MatchedPath,
+    _slot: Option<InFlight>,
 }
 
 impl Future for Operation {
     type Output = Response;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let this = self.project();
-        let mut resp = std::task::ready!(this.run.poll(cx));
-        resp.extensions_mut().insert(*this.matched);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let mut resp = std::task::ready!(self.run.as_mut().poll(cx));
+        resp.extensions_mut().insert(self.matched);
         Poll::Ready(resp)
     }
 }
@@ -470,7 +469,7 @@ impl AppService {
         let trace_id = observed
             .then(|| {
                 req.headers()
-                    .get("traceparent")
+                    .get(&TRACEPARENT)
                     .and_then(|v| v.to_str().ok())
                     .and_then(trace_id_of)
                     .map(str::to_owned)
@@ -484,30 +483,34 @@ impl AppService {
             span.record("request_id", tracing::field::display(id));
         }
         let answer = self.answer(req).instrument(span.clone());
-        let this = Arc::clone(self);
+        let metrics = self.metrics.clone();
         Either::Right(async move {
-            let in_flight = this.metrics.as_deref().map(Recorder::enter);
+            let in_flight = metrics.as_deref().map(Recorder::enter);
             let resp = answer.await;
             drop(in_flight);
             let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
             if let Some(route) = route {
                 span.record("route", route);
             }
-            if let Some(metrics) = &this.metrics
+            if let Some(metrics) = &metrics
                 && route != Some(metrics.url())
             {
                 metrics.record(&method, route, resp.status().as_u16(), started.elapsed());
             }
             if let Some(uri) = uri {
                 let _entered = span.enter();
-                access_log(AccessLine {
-                    method: &method,
-                    uri: &uri,
-                    route,
-                    status: resp.status(),
-                    started,
-                    client: client.as_ref(),
-                    request_id: request_id.as_ref(),
+                let client: &dyn std::fmt::Display = match &client {
+                    Some(client) => client,
+                    None => &"-",
+                };
+                access_log(&crate::logging::AccessRecord {
+                    method: method.as_str(),
+                    path: &uri,
+                    route: route.unwrap_or("-"),
+                    status: resp.status().as_u16(),
+                    duration_ms: started.elapsed().as_micros() as f64 / 1000.0,
+                    client,
+                    request_id: request_id.as_ref().unwrap_or(&RequestId::None),
                     trace_id: trace_id.as_deref(),
                 });
             }
@@ -610,40 +613,14 @@ fn layered_answer(
     }
 }
 
-/// What one access-log line says.
-struct AccessLine<'a> {
-    method: &'a http::Method,
-    uri: &'a http::Uri,
-    route: Option<&'static str>,
-    status: StatusCode,
-    started: Instant,
-    client: Option<&'a ConnectionInfo>,
-    request_id: Option<&'a RequestId>,
-    trace_id: Option<&'a str>,
-}
-
 /// One line per request, target `brisk::access`, at `info`: `method`,
 /// `path` (with the query), `route` (the template, `-` if none matched),
 /// `status`, `duration_ms` (until the response head), `client` (`host:port`,
 /// behind a trusted proxy the forwarded client) and `request_id` (the
 /// request's `X-Request-ID`, or one made up).
-fn access_log(line: AccessLine<'_>) {
-    let client: &dyn std::fmt::Display = match line.client {
-        Some(client) => client,
-        None => &"-",
-    };
-    let record = crate::logging::AccessRecord {
-        method: line.method.as_str(),
-        path: line.uri,
-        route: line.route.unwrap_or("-"),
-        status: line.status.as_u16(),
-        duration_ms: line.started.elapsed().as_micros() as f64 / 1000.0,
-        client,
-        request_id: line.request_id.unwrap_or(&RequestId::None),
-        trace_id: line.trace_id,
-    };
+fn access_log(record: &crate::logging::AccessRecord<'_>) {
     // brisk's own subscriber: written straight into its queue.
-    if crate::logging::write_access(&record) {
+    if crate::logging::write_access(record) {
         return;
     }
     tracing::info!(
