@@ -551,37 +551,26 @@ fn head_with(extra: &str) -> String {
 
 #[test]
 fn many_headers_are_accepted_up_to_the_documented_limit() {
-    // The default: 100 header lines (Host and Connection are two of them).
+    // A request with `n` header lines besides Host and Connection.
+    let send = |server: &BackgroundServer, n: usize| {
+        let headers: String = (0..n).map(|i| format!("X-H{i}: v\r\n")).collect();
+        let (bytes, _) = raw_exchange(
+            server.addr(),
+            head_with(&headers).as_bytes(),
+            Duration::from_secs(5),
+        );
+        parse_response(&bytes)
+    };
+    // The default: 100 header lines.
     let server = start(|_| {});
-    let headers = |n: usize| -> String { (0..n).map(|i| format!("X-H{i}: v\r\n")).collect() };
-    let (bytes, _) = raw_exchange(
-        server.addr(),
-        head_with(&headers(98)).as_bytes(),
-        Duration::from_secs(5),
-    );
-    assert_eq!(parse_response(&bytes).status, 200);
-    let (bytes, _) = raw_exchange(
-        server.addr(),
-        head_with(&headers(99)).as_bytes(),
-        Duration::from_secs(5),
-    );
-    let resp = parse_response(&bytes);
+    assert_eq!(send(&server, 98).status, 200);
+    let resp = send(&server, 99);
     assert_eq!(resp.status, 431);
     assert_eq!(resp.json()["detail"], "Request Header Fields Too Large");
     // Raised with --limit-max-headers.
     let server = start(|c| c.limit_max_headers = 256);
-    let (bytes, _) = raw_exchange(
-        server.addr(),
-        head_with(&headers(150)).as_bytes(),
-        Duration::from_secs(5),
-    );
-    assert_eq!(parse_response(&bytes).status, 200);
-    let (bytes, _) = raw_exchange(
-        server.addr(),
-        head_with(&headers(300)).as_bytes(),
-        Duration::from_secs(5),
-    );
-    assert_eq!(parse_response(&bytes).status, 431);
+    assert_eq!(send(&server, 150).status, 200);
+    assert_eq!(send(&server, 300).status, 431);
 }
 
 #[test]
