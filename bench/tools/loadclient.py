@@ -12,7 +12,6 @@ arguments are wrong):
   fanin     --port P [--n 1000]           N concurrent GET /sleep
   idle      --port P --pgid G [--n 10000] hold N idle keep-alive conns, RSS
   rss       --pgid G                      resident memory of a process group
-  cpu       --pgid G                      CPU seconds used so far by a group
 
 Every network operation is bounded by a timeout; nothing here ever talks to
 anything but 127.0.0.1.
@@ -515,27 +514,6 @@ async def cmd_idle(a):
     }
 
 
-def group_cpu_s(pgid):
-    """utime+stime (seconds, all threads) summed over a process group."""
-    ticks = 0
-    hz = os.sysconf("SC_CLK_TCK")
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, ValueError, IndexError):
-            continue
-    return ticks / hz
-
-
-async def cmd_cpu(a):
-    return {"cpu_s": group_cpu_s(a.pgid)}
-
-
 async def cmd_rss(a):
     kib, pids = group_rss_kib(a.pgid)
     return {"rss_mib": round(kib / 1024, 2), "pids": pids}
@@ -581,9 +559,6 @@ def main():
     s.add_argument("--timeout", type=float, default=60)
 
     s = sub.add_parser("rss")
-    s.add_argument("--pgid", type=int, required=True)
-
-    s = sub.add_parser("cpu")
     s.add_argument("--pgid", type=int, required=True)
 
     a = p.parse_args()

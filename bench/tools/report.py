@@ -132,11 +132,13 @@ def short_rps(v):
 
 
 def derive(r):
-    """Per-repetition figures computed from a wrk row (also for raw
-    directories written before bench/run recorded them)."""
+    """Per-repetition figures computed from a wrk row: CPU per request,
+    bytes per response, access-log lines per request."""
     if "error" in r or not r.get("requests"):
         return
-    if "cpu_us_per_req" not in r and "server_cpu_s" in r:
+    if "server_cpu_ticks" in r:
+        r["cpu_us_per_req"] = r["server_cpu_ticks"] / r["clk_tck"] * 1e6 / r["requests"]
+    elif "server_cpu_s" in r:
         r["cpu_us_per_req"] = r["server_cpu_s"] * 1e6 / r["requests"]
     if "bytes" in r:
         r["resp_bytes"] = r["bytes"] / r["requests"]
@@ -255,9 +257,8 @@ def build(raw_dir):
             continue
         m = next(x for x in data["metrics"]
                  if x["scenario"] == scen and x["metric"] == "cpu_us_per_req")
-        rps = next(x for x in data["metrics"] if x["scenario"] == scen and x["metric"] == "rps")
-        row = {"scenario": scen, "label": THROUGHPUT_LABELS[scen], "unit": "µs/request",
-               "cpu_us_per_req": m["values"], "reps": m["reps"], "rps": rps["values"],
+        row = {"scenario": scen, "label": THROUGHPUT_LABELS[scen],
+               "cpu_us_per_req": m["values"],
                "other_load": m.get("other_load", []),
                "ratio_brisk_axum": m["ratio_brisk_axum"],
                "ratio_brisk_actix": m["ratio_brisk_actix"]}
@@ -303,7 +304,7 @@ def write_md(data, path, svg_name):
     L.append("# brisk side-by-side benchmark")
     L.append("")
     footnotes = []
-    write_cpu_table(data, L, footnotes)
+    write_cpu_table(data, L)
     L.append(f"- **Date:** {meta['date']}")
     L.append(f"- **Command:** `{meta['command']}` (mode `{meta['mode']}`: "
              f"R={meta['reps']} repetition(s) of {meta['duration_s']} s per throughput cell "
@@ -448,7 +449,7 @@ def write_md(data, path, svg_name):
     open(path, "w").write("\n".join(L))
 
 
-def write_cpu_table(data, L, footnotes):
+def write_cpu_table(data, L):
     """The table results/*.md leads with: server CPU µs per request."""
     rows = data["cpu_per_request"]
     if not rows:
