@@ -1,7 +1,9 @@
 """FastAPI peer for the brisk side-by-side benchmark (bench/run).
 
 Run: uvicorn fastapi_app:app --host 127.0.0.1 --port 8000 --no-access-log
-Same seven endpoints and JSON bodies as bench/peers/{axum,actix}-bench.
+Same endpoints and JSON bodies as bench/peers/{axum,actix}-bench: the seven
+of the throughput scenarios, and three for streaming (`GET /sse`, the
+WebSocket `/ws`, `POST /upload`).
 
 With BENCH_MIDDLEWARE=1 in the environment (the `middleware` scenario) the
 app gets Starlette's and small pure-ASGI equivalents of the tower-http stack
@@ -22,7 +24,8 @@ import time
 import uuid
 from typing import List, Optional, Union
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 app = FastAPI()
@@ -85,6 +88,70 @@ async def big():
             for i in range(64)
         ]
     }
+
+
+# `sse`: one publisher, many subscribers. A ticker started by the first
+# subscriber publishes {"seq": k} every 20 ms to every open subscription;
+# `GET /sse?n=N` streams the next N events and ends.
+SSE_INTERVAL = 0.02
+_subscribers: "set[asyncio.Queue]" = set()
+_ticker: "asyncio.Task | None" = None
+
+
+async def _publish_forever():
+    seq = 0
+    while True:
+        await asyncio.sleep(SSE_INTERVAL)
+        payload = f'{{"seq":{seq}}}'
+        for queue in _subscribers:
+            queue.put_nowait(payload)
+        seq += 1
+
+
+@app.get("/sse")
+async def sse(n: int = Query(50, ge=1, le=100_000)):
+    global _ticker
+    if _ticker is None:
+        _ticker = asyncio.create_task(_publish_forever())
+    queue: asyncio.Queue = asyncio.Queue()
+    _subscribers.add(queue)
+
+    async def events():
+        try:
+            for _ in range(n):
+                payload = await queue.get()
+                yield f"data: {payload}\n\n"
+        finally:
+            _subscribers.discard(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+@app.websocket("/ws")
+async def ws_echo(websocket: WebSocket):
+    # `ws`: echo every text and binary message.
+    await websocket.accept()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is not None:
+                await websocket.send_text(message["text"])
+            elif message.get("bytes") is not None:
+                await websocket.send_bytes(message["bytes"])
+    except WebSocketDisconnect:
+        return
+
+
+@app.post("/upload")
+async def upload(file: UploadFile):
+    # `upload`: Starlette spools the part to a temporary file beyond 1 MiB.
+    return {"filename": file.filename, "size": file.size}
 
 
 class RequestIdMiddleware:

@@ -64,6 +64,16 @@ METRICS = [
     ("idle", "rss_mib", "idle — RSS holding 10,000 idle conns", "MiB", "lower", "plain"),
     ("idle", "held", "idle — connections still open at RSS read", "conns", "higher", "plain"),
     ("idle", "kib_per_conn", "idle — RSS growth per held connection", "KiB", "lower", "plain"),
+    ("sse", "seconds", "sse — 1,000 subscribers × 50 events (one publisher, 20 ms apart), "
+     "all delivered", "s", "lower", "stream"),
+    ("sse", "cpu_us_per_event", "  ↳ server CPU per event delivered", "µs", "lower", "stream"),
+    ("ws", "messages_per_s", "ws — 64 WebSockets echoing 32 B text messages", "msg/s", "higher",
+     "stream"),
+    ("ws", "cpu_us_per_msg", "  ↳ server CPU per echoed message", "µs", "lower", "stream"),
+    ("upload", "mib_per_s", "upload — 4 × 256 MiB multipart files at once", "MiB/s", "higher",
+     "stream"),
+    ("upload", "cpu_ms_per_mib", "  ↳ server CPU per MiB received", "ms", "lower", "stream"),
+    ("upload", "peak_rss_mib", "  ↳ peak server RSS (fresh server)", "MiB", "lower", "peak"),
 ]
 
 
@@ -88,7 +98,7 @@ def fmt(v, unit):
         return "–"
     if isinstance(v, str):
         return v
-    if unit == "req/s":
+    if unit in ("req/s", "msg/s", "MiB/s"):
         return f"{v:,.0f}"
     if unit == "conns":
         return f"{v:,.0f}"
@@ -131,10 +141,40 @@ def short_rps(v):
     return f"{v:.0f}"
 
 
+def derive_stream(r):
+    """Per-repetition figures of a streaming row (bench/peers/loadgen's JSON
+    plus the server's CPU ticks and RSS): CPU per event, message or MiB."""
+    if "error" in r or "server_cpu_ticks" not in r:
+        return
+    cpu_s = r["server_cpu_ticks"] / r["clk_tck"]
+    if r.get("events"):
+        r["cpu_us_per_event"] = cpu_s * 1e6 / r["events"]
+    if r.get("messages"):
+        r["cpu_us_per_msg"] = cpu_s * 1e6 / r["messages"]
+    if r.get("mib_each") and r.get("correct"):
+        r["cpu_ms_per_mib"] = cpu_s * 1e3 / (r["correct"] * r["mib_each"])
+    if r.get("hwm_kib"):
+        r["peak_rss_mib"] = r["hwm_kib"] / 1024
+
+
+def stream_problem(r):
+    """Why a streaming repetition is not a clean measurement, or None."""
+    if r.get("timed_out"):
+        return f"not finished after {r.get('timeout_s', 60)} s"
+    if r.get("errors"):
+        return f"{r['errors']} client(s) failed, e.g. {r.get('first_error')}"
+    if "complete" in r and r["complete"] < r["clients"]:
+        return f"{r['complete']}/{r['clients']} subscribers got all their events"
+    if "correct" in r and r["correct"] < r["conns"]:
+        return f"{r['correct']}/{r['conns']} uploads reported the right size"
+    return None
+
+
 def derive(r):
     """Per-repetition figures computed from a wrk row: CPU per request,
     bytes per response, access-log lines per request."""
     if "error" in r or not r.get("requests"):
+        derive_stream(r)
         return
     if "server_cpu_ticks" in r:
         r["cpu_us_per_req"] = r["server_cpu_ticks"] / r["clk_tck"] * 1e6 / r["requests"]
@@ -238,6 +278,17 @@ def build(raw_dir):
                         else f"failed ({r.get('probe_status')})"
                 m["values"][fw] = v
                 m["reps"][fw] = [v] if r else []
+            elif kind in ("stream", "peak"):
+                vals = [r[field] for r in good if field in r]
+                problems = sorted({p for p in map(stream_problem, good) if p})
+                if problems:
+                    m["flags"][fw] = "; ".join(problems)[:200]
+                if any(r.get("timed_out") for r in good) and not vals:
+                    m["values"][fw] = f">{int(good[0].get('timeout_s', 60))}"
+                    continue
+                m["reps"][fw] = vals
+                pick = max if kind == "peak" else statistics.median
+                m["values"][fw] = pick(vals) if vals else None
             else:  # plain
                 r = good[0] if good else {}
                 m["values"][fw] = r.get(field)
@@ -444,6 +495,20 @@ def write_md(data, path, svg_name):
              "and actix-web with `keep_alive(300 s)` so the idle connections are not dropped by "
              "their 5 s default; hyper (axum) has no idle timeout.")
     L.append("")
+    if any(x in meta["scenarios"] for x in ("sse", "ws", "upload")):
+        L.append("Streaming scenarios (client: `bench/peers/loadgen`, Rust, one thread): "
+                 "`sse` opens 1,000 `GET /sse?n=50` at once (at most 64 connects in flight); "
+                 "each server has one publisher that sends `{\"seq\": k}` every 20 ms to every "
+                 "subscriber, and the row is the time until every subscriber has its 50 events "
+                 "(ideal: about 1 s plus the time to connect). `ws` keeps 64 WebSockets each "
+                 f"sending a 32-byte text message and awaiting its echo, for {meta['duration_s']} s. "
+                 "`upload` sends four 256 MiB multipart files at once to a freshly started "
+                 "server, which spools each to a temporary file (FastAPI's and brisk's "
+                 "`UploadFile`; the axum and actix-web peers write each chunk to a file as it "
+                 "arrives); the peak RSS is the sum of `VmHWM` over the server's processes after "
+                 "the runs. Server CPU is read from /proc as for the throughput cells. Medians "
+                 "of R, after one warm-up run.")
+        L.append("")
     L.append(f"Raw per-repetition numbers: `bench/results/raw/{meta['stamp']}/`.")
     L.append("")
     open(path, "w").write("\n".join(L))

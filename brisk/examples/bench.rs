@@ -1,6 +1,11 @@
 //! The benchmark app: the same endpoints as the peers in `bench/` (axum,
 //! actix-web, FastAPI). See `bench/README.md`.
 //!
+//! Seven endpoints serve the throughput scenarios; three more the
+//! streaming ones: `GET /sse?n=N` (one publisher, every subscriber gets the
+//! next N events of a 20 ms ticker), the WebSocket `/ws` (echo) and
+//! `POST /upload` (a multipart file, spooled to disk beyond 1 MiB).
+//!
 //! With `BENCH_MIDDLEWARE=1` in the environment (the `middleware` scenario)
 //! the app gets the same tower-http layers, configured the same way, as the
 //! axum peer: request id (set, then propagated), TraceLayer, CORS for
@@ -11,10 +16,15 @@
 //! BENCH_MIDDLEWARE=1 cargo run --release --example bench -- --port 8100 --no-access-log
 //! ```
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use brisk::params::UploadFile;
 use brisk::prelude::*;
+use brisk::response::{Event, Sse};
+use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Method, header};
+use tokio::sync::broadcast;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -117,6 +127,66 @@ async fn big() -> Json<Big> {
     })
 }
 
+/// How often the `sse` scenario's publisher sends an event.
+const SSE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The `sse` publisher: started by the first subscriber, then `{"seq": k}`
+/// every [`SSE_INTERVAL`] to every open subscription, formatted once.
+fn sse_hub() -> &'static broadcast::Sender<Arc<str>> {
+    static HUB: OnceLock<broadcast::Sender<Arc<str>>> = OnceLock::new();
+    HUB.get_or_init(|| {
+        let (tx, _) = broadcast::channel(256);
+        let publisher = tx.clone();
+        tokio::spawn(async move {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + SSE_INTERVAL, SSE_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            for seq in 0u64.. {
+                ticks.tick().await;
+                // No subscriber is not an error: the next one will come.
+                let _ = publisher.send(format!(r#"{{"seq":{seq}}}"#).into());
+            }
+        });
+        tx
+    })
+}
+
+/// `sse`: the next `n` events of the shared publisher, then the end.
+#[get("/sse")]
+async fn sse(#[param(default = 50, ge = 1, le = 100_000)] n: usize) -> Sse {
+    let subscription = sse_hub().subscribe();
+    let events = futures_util::stream::unfold(subscription, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(payload) => return Some((Event::default().data(&*payload), rx)),
+                // A subscriber too slow for the channel skips what it missed.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .take(n);
+    Sse::new(events)
+}
+
+/// `ws`: echo every text and binary message.
+#[websocket("/ws")]
+async fn ws_echo(mut ws: WebSocket) -> Result<(), WebSocketError> {
+    ws.accept().await?;
+    loop {
+        match ws.receive().await? {
+            brisk::ws::Message::Text(text) => ws.send_text(text).await?,
+            brisk::ws::Message::Binary(bytes) => ws.send_bytes(bytes).await?,
+        }
+    }
+}
+
+/// `upload`: one multipart file, spooled to a temporary file beyond 1 MiB.
+#[post("/upload")]
+async fn upload(file: UploadFile) -> Json<Value> {
+    Json(json!({"filename": file.filename, "size": file.size()}))
+}
+
 /// The `middleware` scenario's stack, outermost first: request id (set),
 /// trace, request id (propagate), CORS, gzip. The layer added last runs
 /// first, as with axum's `Router::layer`.
@@ -144,7 +214,10 @@ fn main() {
         create_item,
         delay,
         sleep,
-        big
+        big,
+        sse,
+        ws_echo,
+        upload
     ]);
     let middleware = std::env::var_os("BENCH_MIDDLEWARE").is_some_and(|v| v == "1");
     let app = if middleware {

@@ -1,12 +1,17 @@
 //! actix-web peer for the brisk side-by-side benchmark (bench/run).
-//! Same seven endpoints and JSON bodies as bench/fastapi_app.py; with
+//! Same endpoints and JSON bodies as bench/fastapi_app.py (seven for the
+//! throughput scenarios; `/sse`, the WebSocket `/ws` and `/upload` for the
+//! streaming ones); with
 //! `BENCH_MIDDLEWARE=1` in the environment, actix-web's own equivalents of
 //! the tower-http stack in brisk/examples/bench.rs (the `middleware`
 //! scenario): actix-cors, `middleware::Compress`, and two `from_fn`
 //! middlewares for the request id and for TraceLayer's default events.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
+use actix_multipart::Multipart;
 use actix_web::{
     App, Error, HttpResponse, HttpServer,
     body::MessageBody,
@@ -15,10 +20,13 @@ use actix_web::{
     http::header::{self, HeaderName, HeaderValue},
     middleware::{Compress, Next, from_fn},
     post,
-    web::{self, Json},
+    web::{self, Bytes, Json},
 };
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 #[derive(Serialize)]
@@ -152,6 +160,140 @@ async fn big() -> Json<Big> {
     })
 }
 
+/// How often the `sse` scenario's publisher sends an event.
+const SSE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The `sse` publisher: started by the first subscriber, then `{"seq": k}`
+/// every 20 ms to every open subscription (on any worker), formatted once.
+fn sse_hub() -> &'static broadcast::Sender<Arc<str>> {
+    static HUB: OnceLock<broadcast::Sender<Arc<str>>> = OnceLock::new();
+    HUB.get_or_init(|| {
+        let (tx, _) = broadcast::channel(256);
+        let publisher = tx.clone();
+        actix_rt::spawn(async move {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + SSE_INTERVAL, SSE_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            for seq in 0u64.. {
+                ticks.tick().await;
+                let _ = publisher.send(format!(r#"{{"seq":{seq}}}"#).into());
+            }
+        });
+        tx
+    })
+}
+
+#[derive(Deserialize)]
+struct SseQuery {
+    #[serde(default = "default_events")]
+    n: usize,
+}
+
+fn default_events() -> usize {
+    50
+}
+
+/// `sse`: the next `n` events of the shared publisher, then the end.
+/// actix-web has no SSE type: the events are framed by hand, as its users do.
+#[get("/sse")]
+async fn sse(query: web::Query<SseQuery>) -> actix_web::Result<HttpResponse> {
+    let n = query.n;
+    if !(1..=100_000).contains(&n) {
+        return Err(unprocessable(
+            "n: Input should be >= 1 and <= 100000".into(),
+        ));
+    }
+    let subscription = sse_hub().subscribe();
+    let events = futures_util::stream::unfold(subscription, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(payload) => {
+                    let frame = Bytes::from(format!("data: {payload}\n\n"));
+                    return Some((Ok::<_, Error>(frame), rx));
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .take(n);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(events))
+}
+
+/// `ws`: echo every text and binary message (actix-ws, the maintained
+/// WebSocket crate for actix-web).
+#[get("/ws")]
+async fn ws_echo(
+    req: actix_web::HttpRequest,
+    body: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let (response, mut session, mut messages) = actix_ws::handle(&req, body)?;
+    actix_rt::spawn(async move {
+        while let Some(Ok(message)) = messages.next().await {
+            let sent = match message {
+                actix_ws::Message::Text(text) => session.text(text).await,
+                actix_ws::Message::Binary(bytes) => session.binary(bytes).await,
+                actix_ws::Message::Ping(bytes) => session.pong(&bytes).await,
+                actix_ws::Message::Close(reason) => {
+                    let _ = session.close(reason).await;
+                    return;
+                }
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(response)
+}
+
+/// `upload`: one multipart file, written to a temporary file as it arrives
+/// (what FastAPI's and brisk's `UploadFile` do beyond 1 MiB), then removed.
+#[post("/upload")]
+async fn upload(mut form: Multipart) -> actix_web::Result<HttpResponse> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    while let Some(field) = form.next().await {
+        let mut field = field?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_owned);
+        let path = std::env::temp_dir().join(format!(
+            "actix-bench-upload-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut file = tokio::fs::File::create(&path).await?;
+        let mut size = 0u64;
+        let mut result = Ok(());
+        while let Some(chunk) = field.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    size += chunk.len() as u64;
+                    file.write_all(&chunk).await?;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(file);
+        let _ = tokio::fs::remove_file(&path).await;
+        result?;
+        return Ok(HttpResponse::Ok().json(json!({ "filename": filename, "size": size })));
+    }
+    Err(unprocessable("file: Field required".into()))
+}
+
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// tower-http's SetRequestIdLayer (a UUID v4 unless the client sent one)
@@ -260,6 +402,9 @@ macro_rules! bench_app {
             .service(delay)
             .service(sleep)
             .service(big)
+            .service(sse)
+            .service(ws_echo)
+            .service(upload)
     };
 }
 
