@@ -153,9 +153,23 @@ impl ConnectionInfo {
 impl std::fmt::Display for ConnectionInfo {
     /// `host:port`, as the access log prints the client.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.forwarded_client {
-            Some((host, port)) => write!(f, "{host}:{port}"),
-            None => write!(f, "{}", self.peer),
+        match (&self.forwarded_client, self.peer) {
+            (Some((host, port)), _) => write!(f, "{host}:{port}"),
+            // The common case, written piece by piece: once per access line,
+            // where the general formatter for a socket address was a
+            // noticeable part of the line's cost.
+            (None, SocketAddr::V4(peer)) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in peer.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(digits.format(octet))?;
+                }
+                f.write_str(":")?;
+                f.write_str(digits.format(peer.port()))
+            }
+            (None, peer) => write!(f, "{peer}"),
         }
     }
 }
