@@ -382,7 +382,7 @@ fn push_millis(line: &mut Vec<u8>, ms: f64) {
     let mut frac = micros % 1000;
     if frac != 0 {
         let mut digits = 3;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
@@ -945,7 +945,7 @@ mod tests {
         ] {
             let record = AccessRecord {
                 method: "GET",
-                path: path,
+                path,
                 route,
                 status: 404,
                 duration_ms: ms,
