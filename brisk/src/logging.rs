@@ -339,10 +339,9 @@ fn write_text_access(line: &mut Vec<u8>, record: &AccessRecord<'_>, with_pid: bo
     line.extend_from_slice(b" request_id=");
     match record.request_id {
         RequestId::Given(id) => push_quoted(line, id.to_str().unwrap_or("-")),
-        RequestId::Made(n) => {
-            let _ = write!(line, "\"{:x}-{n:x}\"", pid());
+        made_or_none => {
+            let _ = write!(line, "{made_or_none:?}");
         }
-        RequestId::None => line.extend_from_slice(b"\"-\""),
     }
     if let Some(id) = record.trace_id {
         line.extend_from_slice(b" trace_id=");
@@ -393,56 +392,71 @@ fn push_millis(line: &mut Vec<u8>, ms: f64) {
     }
 }
 
-/// The current time as [`Now`] writes it, from a per-thread cache of the
-/// text up to the seconds (formatting a date each line cost more than the
-/// rest of the line).
+/// The current time for access lines, text and JSON alike, as every other
+/// line has it (tracing-subscriber's own timer, [`TimerNow`]), from a
+/// per-thread cache of the text up to the second: formatting the date for
+/// each line cost more than the rest of the line.
+struct Now;
+
+impl std::fmt::Display for Now {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_now(|piece| f.write_str(piece))
+    }
+}
+
+/// [`Now`] appended to a line without the format machinery.
 fn push_now(line: &mut Vec<u8>) {
+    let _ = write_now(|piece| {
+        line.extend_from_slice(piece.as_bytes());
+        Ok(())
+    });
+}
+
+/// Hands the current time to `out` in pieces: the cached
+/// `2026-11-23T19:04:06.`, the microseconds, `Z`.
+fn write_now(mut out: impl FnMut(&str) -> std::fmt::Result) -> std::fmt::Result {
     thread_local! {
-        /// The Unix second and `2026-11-23T19:04:06.` for it.
+        /// The Unix second and tracing-subscriber's text up to it.
         static SECOND: std::cell::RefCell<(u64, String)> =
             const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    let secs = now.as_secs();
     SECOND.with(|cached| {
         let mut cached = cached.borrow_mut();
         if cached.0 != secs {
-            // tracing-subscriber's own timer writes the prefix (it reads
-            // the clock itself): kept only when it names the same second.
-            let mut text = String::new();
-            let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{Now}"));
-            let Some(dot) = text.rfind('.') else {
-                line.extend_from_slice(text.as_bytes());
-                return;
-            };
-            let same_second = text[..dot]
-                .rsplit(':')
-                .next()
-                .and_then(|s| s.parse::<u64>().ok())
-                == Some(secs % 60);
-            if !same_second {
-                line.extend_from_slice(text.as_bytes());
-                return;
+            // The timer reads the clock itself: its text is kept only when
+            // it names the same second, else it is this line's timestamp.
+            let text = TimerNow.to_string();
+            match second_prefix(&text, secs) {
+                Some(prefix) => *cached = (secs, prefix.to_owned()),
+                None => return out(&text),
             }
-            text.truncate(dot + 1);
-            *cached = (secs, text);
         }
-        line.extend_from_slice(cached.1.as_bytes());
+        out(&cached.1)?;
         let mut digits = itoa::Buffer::new();
-        let text = digits.format(micros);
-        line.extend(std::iter::repeat_n(b'0', 6 - text.len()));
-        line.extend_from_slice(text.as_bytes());
-        line.push(b'Z');
-    });
+        let micros = digits.format(now.subsec_micros());
+        out(&"000000"[micros.len()..])?;
+        out(micros)?;
+        out("Z")
+    })
 }
 
-/// The current time as every other line has it: `tracing-subscriber`'s
-/// own default timer (RFC 3339, UTC, microseconds).
-struct Now;
+/// `2026-11-23T19:04:06.` of the timer's `text`, if it names the second
+/// `secs` (since the epoch) falls in.
+fn second_prefix(text: &str, secs: u64) -> Option<&str> {
+    let dot = text.rfind('.')?;
+    let second: u64 = text[..dot].rsplit(':').next()?.parse().ok()?;
+    (second == secs % 60).then(|| &text[..=dot])
+}
 
-impl std::fmt::Display for Now {
+/// tracing-subscriber's own default timer (RFC 3339, UTC, microseconds),
+/// read afresh.
+struct TimerNow;
+
+impl std::fmt::Display for TimerNow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use tracing_subscriber::fmt::time::FormatTime;
         tracing_subscriber::fmt::time::SystemTime
@@ -989,11 +1003,16 @@ mod tests {
 
     #[test]
     fn timestamps_have_tracing_subscribers_shape_and_the_current_time() {
-        let reference = Now.to_string();
-        for _ in 0..3 {
-            let mut line = Vec::new();
-            push_now(&mut line);
-            let stamp = String::from_utf8(line).unwrap();
+        let reference = TimerNow.to_string();
+        for i in 0..4 {
+            // Both ways of writing it: into a line, and as `Display` (JSON).
+            let stamp = if i % 2 == 0 {
+                let mut line = Vec::new();
+                push_now(&mut line);
+                String::from_utf8(line).unwrap()
+            } else {
+                Now.to_string()
+            };
             assert_eq!(stamp.len(), reference.len(), "{stamp} vs {reference}");
             for (i, (a, b)) in stamp.bytes().zip(reference.bytes()).enumerate() {
                 assert_eq!(
@@ -1004,12 +1023,23 @@ mod tests {
             }
             // The same minute as tracing-subscriber's timer (or the next one).
             let minute = |s: &str| s[..16].to_owned();
-            let later = Now.to_string();
+            let later = TimerNow.to_string();
             assert!(
                 minute(&stamp) == minute(&reference) || minute(&stamp) == minute(&later),
                 "{stamp} vs {reference}"
             );
         }
+    }
+
+    #[test]
+    fn a_timer_text_of_another_second_is_not_cached() {
+        let secs = 1_795_460_646; // 2026-11-23T19:04:06Z
+        assert_eq!(
+            second_prefix("2026-11-23T19:04:06.999999Z", secs),
+            Some("2026-11-23T19:04:06.")
+        );
+        assert_eq!(second_prefix("2026-11-23T19:04:07.000001Z", secs), None);
+        assert_eq!(second_prefix("not a timestamp", secs), None);
     }
 
     #[test]
