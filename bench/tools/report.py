@@ -279,6 +279,8 @@ def build(raw_dir):
                 m["values"][fw] = v
                 m["reps"][fw] = [v] if r else []
             elif kind in ("stream", "peak"):
+                if any(r.get("other_load") for r in good):
+                    m.setdefault("other_load", []).append(fw)
                 vals = [r[field] for r in good if field in r]
                 problems = sorted({p for p in map(stream_problem, good) if p})
                 if problems:
@@ -497,15 +499,17 @@ def write_md(data, path, svg_name):
     L.append("")
     if any(x in meta["scenarios"] for x in ("sse", "ws", "upload")):
         L.append("Streaming scenarios (client: `bench/peers/loadgen`, Rust, one thread): "
-                 "`sse` opens 1,000 `GET /sse?n=50` at once (at most 64 connects in flight); "
-                 "each server has one publisher that sends `{\"seq\": k}` every 20 ms to every "
-                 "subscriber, and the row is the time until every subscriber has its 50 events "
-                 "(ideal: about 1 s plus the time to connect). `ws` keeps 64 WebSockets each "
-                 f"sending a 32-byte text message and awaiting its echo, for {meta['duration_s']} s. "
-                 "`upload` sends four 256 MiB multipart files at once to a freshly started "
-                 "server, which spools each to a temporary file (FastAPI's and brisk's "
-                 "`UploadFile`; the axum and actix-web peers write each chunk to a file as it "
-                 "arrives); the peak RSS is the sum of `VmHWM` over the server's processes after "
+                 f"`sse` opens {meta['sse_clients']:,} `GET /sse?n={meta['sse_events']}` at once "
+                 "(at most 64 connects in flight); each server has one publisher that sends "
+                 "`{\"seq\": k}` every 20 ms to every subscriber, and the row is the time until "
+                 f"every subscriber has its {meta['sse_events']} events (ideal: "
+                 f"{meta['sse_events'] * 0.02:.1f} s plus the time to connect). `ws` keeps "
+                 f"{meta['ws_conns']} WebSockets each sending a {meta['ws_size']}-byte text message "
+                 f"and awaiting its echo, for {meta['duration_s']} s. `upload` sends "
+                 f"{meta['upload_conns']} multipart files of {meta['upload_mib']} MiB at once to a "
+                 "freshly started server, which spools each to a temporary file (FastAPI's and "
+                 "brisk's `UploadFile`; the axum and actix-web peers write each chunk to a file as "
+                 "it arrives); the peak RSS is the sum of `VmHWM` over the server's processes after "
                  "the runs. Server CPU is read from /proc as for the throughput cells. Medians "
                  "of R, after one warm-up run.")
         L.append("")
