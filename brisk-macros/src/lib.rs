@@ -681,8 +681,10 @@ fn expand_route(method: &str, args: RouteArgs, mut func: ItemFn) -> syn::Result<
         builder.push(quote!(.description(#doc)));
     }
     if is_websocket {
-        // As in FastAPI: WebSocket routes are not part of the OpenAPI document.
-        builder.push(quote!(.include_in_schema(false)));
+        // Out of the OpenAPI document, as in FastAPI, and never moved to the
+        // thread pool by the blocking watchdog (a session would hold a pool
+        // thread for its whole life).
+        builder.push(quote!(.websocket()));
     }
     let response_doc = if is_websocket {
         quote!()

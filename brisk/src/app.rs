@@ -12,7 +12,7 @@ use crate::depends::{DepRef, Dependency, ErasedRun};
 use crate::error::ExceptionHandlers;
 use crate::exec::ThreadPool;
 use crate::exec::threadpool::DEFAULT_SIZE;
-use crate::exec::watchdog::{self, BlockingPolicy, Watchdog};
+use crate::exec::watchdog::{self, BlockingPolicy, Watchdog, WatchedUnit};
 use crate::openapi::{ApiInfo, Docs, DocsUrls};
 use crate::params::{AppContext, StateMap};
 use crate::response::IntoResponse;
@@ -527,13 +527,25 @@ impl App {
         }
         // What the watchdog watches: every operation (its id is its index),
         // then every function middleware.
-        let mut watched: Vec<(String, &'static str)> = operations
+        let mut watched: Vec<WatchedUnit> = operations
             .iter()
-            .map(|op| (op.method.to_string(), op.path))
+            .map(|op| WatchedUnit {
+                kind: if op.is_websocket {
+                    "WEBSOCKET".to_owned()
+                } else {
+                    op.method.to_string()
+                },
+                name: op.path,
+                containable: !op.is_websocket,
+            })
             .collect();
         for layer in &self.layers {
             if let AppLayer::Middleware { name, .. } = layer {
-                watched.push(("MIDDLEWARE".to_owned(), name));
+                watched.push(WatchedUnit {
+                    kind: "MIDDLEWARE".to_owned(),
+                    name,
+                    containable: true,
+                });
             }
         }
         let pool = Arc::new(ThreadPool::new(threadpool_size));

@@ -214,3 +214,59 @@ fn the_threshold_is_configurable() {
     );
     assert_eq!(client.metrics().threshold_ms, 1000.0);
 }
+
+/// A WebSocket session that blocks its event loop on a `block` message,
+/// and echoes every message.
+#[websocket("/ws-block")]
+async fn ws_block(mut ws: WebSocket) -> Result<(), WebSocketError> {
+    ws.accept().await?;
+    loop {
+        let text = ws.receive_text().await?;
+        if text == "block" {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        ws.send_text(text).await?;
+    }
+}
+
+#[test]
+fn a_blocking_websocket_session_is_reported_but_stays_on_the_event_loop() {
+    use tokio_tungstenite::tungstenite::{self, Message};
+    let mut config = ServerConfig::for_tests();
+    config.event_loop_threads = Some(2);
+    config.threadpool_size = Some(2);
+    config.blocking_policy = Some(BlockingPolicy::Contain);
+    let server = BackgroundServer::start(App::new().routes(routes![ws_block, metrics]), config);
+    let addr = server.addr();
+    let connect = || {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        tungstenite::client(format!("ws://{addr}/ws-block"), stream)
+            .expect("the session opens")
+            .0
+    };
+    let mut first = connect();
+    first.send(Message::text("block")).unwrap();
+    assert_eq!(first.read().unwrap().to_text().unwrap(), "block");
+    let m = server.metrics();
+    let r = route(&m, "/ws-block");
+    assert_eq!(r.method, "WEBSOCKET");
+    assert_eq!(r.slow_polls, 1, "{m:?}");
+    assert!(!r.contained, "{m:?}");
+    // More sessions at once than the pool has threads: had the route been
+    // moved to the pool, the third would wait for one of them to end.
+    let mut sessions: Vec<_> = (0..5).map(|_| connect()).collect();
+    for (i, session) in sessions.iter_mut().enumerate() {
+        session.send(Message::text(format!("hi {i}"))).unwrap();
+    }
+    for (i, session) in sessions.iter_mut().enumerate() {
+        assert_eq!(
+            session.read().unwrap().to_text().unwrap(),
+            format!("hi {i}")
+        );
+    }
+    first.send(Message::text("still here")).unwrap();
+    assert_eq!(first.read().unwrap().to_text().unwrap(), "still here");
+}

@@ -18,7 +18,10 @@
 //!   costing a pool thread instead of an event-loop worker. When every worker
 //!   of an event loop is blocked, the server moves the connections queued
 //!   there but not yet started to another event loop (see `serve::lanes`), so
-//!   they too get to the pool without waiting.
+//!   they too get to the pool without waiting. A WebSocket route is warned
+//!   about but never contained: its handler is a session as long as the
+//!   connection, and on the bounded pool every open session would hold a
+//!   thread, so that a pool's worth of clients starve everyone after them.
 //! * **Observability.** Per-route slow-poll counts and longest poll, how many
 //!   routes are contained, event-loop lag (how late a periodic timer fires),
 //!   thread-pool use: [`Watchdog::snapshot`], also as the
@@ -59,9 +62,22 @@ pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(20);
 
 /// Per-route blocking statistics.
 #[derive(Debug)]
+/// A code unit the watchdog watches: a route or a function middleware.
+pub(crate) struct WatchedUnit {
+    /// The method, `WEBSOCKET` or `MIDDLEWARE`.
+    pub(crate) kind: String,
+    /// The path or the middleware's name.
+    pub(crate) name: &'static str,
+    /// Whether [`BlockingPolicy::Contain`] may move it to the thread pool.
+    pub(crate) containable: bool,
+}
+
 pub(crate) struct RouteStats {
     method: String,
     path: &'static str,
+    /// Whether a blocking poll may get it moved to the thread pool (not a
+    /// WebSocket session, which would hold a pool thread for its life).
+    containable: bool,
     slow_polls: AtomicU64,
     longest_poll_us: AtomicU64,
     contained: AtomicBool,
@@ -148,20 +164,20 @@ pub(crate) fn on_pool_thread() -> bool {
 }
 
 impl Watchdog {
-    /// A watchdog for the watched code units (routes, middleware), given as
-    /// (method or kind, path or name) in the order of their ids. Starts its
-    /// thread unless the policy is `Off`.
+    /// A watchdog for the watched code units (routes, middleware), in the
+    /// order of their ids. Starts its thread unless the policy is `Off`.
     pub(crate) fn start(
         policy: BlockingPolicy,
         threshold: Duration,
-        watched: Vec<(String, &'static str)>,
+        watched: Vec<WatchedUnit>,
         pool: Arc<ThreadPool>,
     ) -> Arc<Self> {
         let routes = watched
             .into_iter()
-            .map(|(method, path)| RouteStats {
-                method,
-                path,
+            .map(|unit| RouteStats {
+                method: unit.kind,
+                path: unit.name,
+                containable: unit.containable,
                 slow_polls: AtomicU64::new(0),
                 longest_poll_us: AtomicU64::new(0),
                 contained: AtomicBool::new(false),
@@ -614,10 +630,15 @@ fn watch_loop(weak: Weak<Watchdog>) {
 fn report_slow_poll(watchdog: &Watchdog, route: &RouteStats, blocked_for: Duration, certain: bool) {
     let seen_before = route.slow_polls.fetch_add(1, Ordering::Relaxed);
     let first = seen_before == 0;
-    let contain = watchdog.policy == BlockingPolicy::Contain && (certain || seen_before >= 1);
+    let contain = watchdog.policy == BlockingPolicy::Contain
+        && route.containable
+        && (certain || seen_before >= 1);
     if first {
         let consequence = if contain {
             "brisk now runs this route on the thread pool"
+        } else if !route.containable && watchdog.policy == BlockingPolicy::Contain {
+            "every request on this event-loop thread waits meanwhile (a WebSocket session stays \
+             on the event loop: on the thread pool it would hold a thread for its whole life)"
         } else {
             "every request on this event-loop thread waits meanwhile"
         };

@@ -56,6 +56,10 @@ pub struct Operation {
     pub dependencies: Vec<DepRef>,
     /// Whether the operation appears in the OpenAPI document.
     pub include_in_schema: bool,
+    /// A `#[websocket]` route: its handler is a session that lives as long
+    /// as the connection, so the blocking watchdog warns about it but never
+    /// moves it to the bounded thread pool.
+    pub is_websocket: bool,
     /// Short summary (OpenAPI); by default the name, title-cased (`read_item` → "Read Item").
     pub summary: Option<&'static str>,
     /// Long description: the function's doc comment (OpenAPI).
@@ -118,6 +122,7 @@ impl Operation {
             params: &[],
             dependencies: Vec::new(),
             include_in_schema: true,
+            is_websocket: false,
             summary: None,
             description: None,
             tags: &[],
@@ -177,6 +182,7 @@ impl Operation {
             params: self.params,
             dependencies: self.dependencies.clone(),
             include_in_schema: self.include_in_schema,
+            is_websocket: self.is_websocket,
             summary: self.summary,
             description: self.description,
             tags: self.tags,
@@ -194,6 +200,23 @@ impl Operation {
     /// Hides the operation from the OpenAPI document (it is still served).
     pub fn include_in_schema(mut self, include: bool) -> Self {
         self.include_in_schema = include;
+        self
+    }
+
+    /// Marks a WebSocket route (what `#[websocket]` generates): left out of
+    /// the OpenAPI document, as in FastAPI, and never contained by the
+    /// blocking watchdog (see [`Operation::is_websocket`]).
+    ///
+    /// ```
+    /// # use brisk::routing::{HandlerFuture, Operation};
+    /// # use brisk::params::RequestContext;
+    /// # fn ws(_: &mut RequestContext) -> HandlerFuture<'_> { unimplemented!() }
+    /// let op = Operation::new(http::Method::GET, "/ws", "ws", ws, true).websocket();
+    /// assert!(op.is_websocket && !op.include_in_schema);
+    /// ```
+    pub fn websocket(mut self) -> Self {
+        self.is_websocket = true;
+        self.include_in_schema = false;
         self
     }
 
