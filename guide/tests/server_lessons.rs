@@ -186,11 +186,20 @@ fn ch04_blocking_call_in_async_fn_and_the_watchdog() {
     assert_between("watchdog on: 6 × 1 s blocking, contained", t, 0.9, 2.5);
     assert_between("GET / meanwhile", probe, 0.0, 0.5);
     let log = watched.log();
+    // The figure is the time blocked when the watchdog looked: the 20 ms
+    // threshold, or more when its thread was itself kept waiting by a busy host.
+    let prefix = "async handler POST /delay blocked the event loop for over ";
     let line = log
         .lines()
-        .find(|l| l.contains("blocked the event loop"))
-        .unwrap_or_else(|| panic!("no watchdog line in the log:\n{log}"));
-    assert!(line.contains("async handler POST /delay blocked the event loop for over 20 ms"));
+        .find(|l| l.contains(prefix))
+        .unwrap_or_else(|| panic!("no watchdog line for POST /delay in the log:\n{log}"));
+    let after = &line[line.find(prefix).expect("found above") + prefix.len()..];
+    let ms: u64 = after
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no milliseconds in: {line}"));
+    assert!((20..1000).contains(&ms), "{line}");
     assert!(line.contains("Fix:"), "{line}");
 }
 

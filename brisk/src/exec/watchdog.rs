@@ -60,9 +60,8 @@ pub enum BlockingPolicy {
 /// Default threshold: a poll longer than this blocks the event loop.
 pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(20);
 
-/// Per-route blocking statistics.
-#[derive(Debug)]
 /// A code unit the watchdog watches: a route or a function middleware.
+#[derive(Debug)]
 pub(crate) struct WatchedUnit {
     /// The method, `WEBSOCKET` or `MIDDLEWARE`.
     pub(crate) kind: String,
@@ -72,6 +71,8 @@ pub(crate) struct WatchedUnit {
     pub(crate) containable: bool,
 }
 
+/// Per-route blocking statistics.
+#[derive(Debug)]
 pub(crate) struct RouteStats {
     method: String,
     path: &'static str,
