@@ -382,3 +382,97 @@ fn shutdown_closes_open_websockets_with_1001_and_waits_for_them() {
     let status = server.child.wait().expect("the server exits");
     assert!(status.success(), "{status:?}");
 }
+
+/// Keep-alive pings: a client that answers them (tungstenite answers each
+/// ping with a pong) stays connected across many intervals; one that never
+/// answers is closed with 1011 once the ping timeout passes, and a handler's
+/// traffic in between does not delay either.
+#[test]
+fn keep_alive_pings_keep_answering_clients_and_close_silent_ones_with_1011() {
+    use std::io::{Read, Write};
+    use tokio_tungstenite::tungstenite::{self, Message as Frame};
+    let server = common::start_example(
+        "websocket_chat",
+        &[
+            "--no-access-log",
+            "--ws-ping-interval",
+            "0.2",
+            "--ws-ping-timeout",
+            "0.4",
+        ],
+    );
+
+    // Answers: several pings in 1.5 s, the connection stays open.
+    let url = format!("ws://{}/ws/lobby?name=ann", server.addr);
+    let (mut socket, _) = tungstenite::connect(url).expect("handshake");
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+    }
+    let start = Instant::now();
+    let mut pings = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        match socket.read() {
+            Ok(Frame::Ping(_)) => pings += 1,
+            Ok(Frame::Close(frame)) => panic!("closed after {pings} pings: {frame:?}"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("after {pings} pings: {e}"),
+        }
+    }
+    assert!((4..=9).contains(&pings), "{pings} pings in 1.5 s at 0.2 s");
+    socket.send(Frame::text("still here")).unwrap();
+
+    // Never answers: a raw client reads the ping and stays silent.
+    let mut raw = std::net::TcpStream::connect(server.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        raw,
+        "GET /ws/lobby?name=bob HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        raw.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let opened = Instant::now();
+    let mut saw_ping = false;
+    let close_code = loop {
+        // Server frames are unmasked; the chat's notices are short.
+        let mut header = [0u8; 2];
+        raw.read_exact(&mut header).unwrap();
+        let (opcode, len) = (header[0] & 0x0f, header[1] & 0x7f);
+        let len = match len {
+            126 => {
+                let mut n = [0u8; 2];
+                raw.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => panic!("no frame here is that long"),
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        raw.read_exact(&mut payload).unwrap();
+        match opcode {
+            0x9 => saw_ping = true,
+            0x8 => break u16::from_be_bytes([payload[0], payload[1]]),
+            _ => {}
+        }
+    };
+    assert!(saw_ping);
+    assert_eq!(close_code, 1011);
+    let waited = opened.elapsed();
+    // The first ping after 0.2 s, the timeout 0.4 s after it.
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}

@@ -41,6 +41,14 @@ pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 /// before it drops the connection.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most a WebSocket read asks of the socket at once. tungstenite zeroes
+/// this much of its buffer before every read, including reads that find
+/// nothing: at its default of 128 KiB that memset was 42 % of the server's
+/// CPU in the benchmark's 32-byte echo (perf, `bench/run` scenario `ws`),
+/// and the CPU per message fell from about 30 µs to 19 at 16 KiB. A larger
+/// message is still read whole, in 16 KiB reads.
+const READ_BUFFER_SIZE: usize = 16 * 1024;
+
 /// A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
 const MAX_REASON: usize = 123;
 
@@ -293,6 +301,7 @@ pub(crate) async fn open(
 /// tungstenite's settings from brisk's.
 pub(crate) fn config(settings: &WebSocketSettings) -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(Some(settings.max_message_size))
         .max_frame_size(Some(settings.max_frame_size))
 }
@@ -305,16 +314,73 @@ struct Reader {
     settings: WebSocketSettings,
 }
 
+/// What the server side asks of a connection besides its frames: the
+/// handler's `close`, the handler's end, a shutdown.
+struct Signals {
+    close_requests: watch::Receiver<Option<(u16, String)>>,
+    handler_done: watch::Receiver<Option<u16>>,
+    draining: Option<watch::Receiver<bool>>,
+}
+
+enum Signal {
+    /// A close was asked for (by the handler, its end, a failure, a shutdown).
+    CloseRequested(Option<(u16, String)>),
+    /// The connection state is gone: nothing will ask again.
+    Gone,
+    /// The handler returned, with the close code it chose.
+    HandlerDone(u16),
+    /// The server started draining.
+    Draining,
+}
+
+/// The next signal, with the receivers handed back. It owns them so that
+/// the reader keeps one such future across its loop (pinned once, replaced
+/// only when it fires) instead of registering three watch waiters anew for
+/// every frame.
+async fn next_signal(mut signals: Signals) -> (Signal, Signals) {
+    loop {
+        let signal = tokio::select! {
+            biased;
+            changed = signals.close_requests.changed() => match changed {
+                Ok(()) => Signal::CloseRequested(signals.close_requests.borrow_and_update().clone()),
+                Err(_) => Signal::Gone,
+            },
+            changed = signals.handler_done.changed() => Signal::HandlerDone(match changed {
+                Ok(()) => signals.handler_done.borrow_and_update().unwrap_or(1000),
+                Err(_) => 1000,
+            }),
+            changed = wait_draining(&mut signals.draining) => {
+                if !changed {
+                    signals.draining = None;
+                    continue;
+                }
+                Signal::Draining
+            }
+        };
+        return (signal, signals);
+    }
+}
+
 impl Reader {
     async fn run(
         mut self,
-        mut close_requests: watch::Receiver<Option<(u16, String)>>,
-        mut handler_done: watch::Receiver<Option<u16>>,
-        mut draining: Option<watch::Receiver<bool>>,
+        close_requests: watch::Receiver<Option<(u16, String)>>,
+        handler_done: watch::Receiver<Option<u16>>,
+        draining: Option<watch::Receiver<bool>>,
         // Keeps the connection counted by the server until this task ends.
         _hold: Option<Box<dyn Any + Send>>,
     ) {
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let mut signal = std::pin::pin!(next_signal(Signals {
+            close_requests,
+            handler_done,
+            draining,
+        }));
+        // One timer for whichever deadline is next (the close handshake's,
+        // the pong's, the next keep-alive ping's): kept registered across
+        // frames and reset only when that deadline moves, since registering
+        // a timer takes the timer driver's lock.
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(far));
         // A message received but not yet queued (the queue was full).
         let mut undelivered: Option<Message> = None;
         // Set once the server sent its close frame: the client has until then to answer.
@@ -324,45 +390,48 @@ impl Reader {
         let mut pong_due: Option<Instant> = None;
         loop {
             let closing = close_deadline.is_some();
+            let due = match close_deadline {
+                Some(deadline) => deadline,
+                None => pong_due.map_or(next_ping, |pong| pong.min(next_ping)),
+            };
+            if timer.deadline() != due {
+                timer.as_mut().reset(due);
+            }
             tokio::select! {
                 biased;
-                changed = close_requests.changed(), if !closing => {
-                    if changed.is_err() {
+                (received, signals) = &mut signal, if !closing => {
+                    match received {
+                        Signal::CloseRequested(request) => {
+                            if let Some((code, reason)) = request {
+                                self.shared.send_close(code, &reason).await;
+                                close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                            }
+                        }
+                        Signal::Gone => break,
+                        // A no-op when the handler already closed.
+                        Signal::HandlerDone(code) => self.shared.request_close(code, ""),
+                        Signal::Draining => self.shared.request_close(1001, "server shutting down"),
+                    }
+                    signal.set(next_signal(signals));
+                }
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if closing {
                         break;
                     }
-                    let request = close_requests.borrow_and_update().clone();
-                    if let Some((code, reason)) = request {
-                        self.shared.send_close(code, &reason).await;
-                        close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                    if pong_due.is_some_and(|pong| pong <= now) {
+                        tracing::debug!("WebSocket keep-alive ping unanswered; closing with 1011");
+                        self.shared.request_close(1011, "keepalive ping timeout");
+                        pong_due = None;
                     }
-                }
-                changed = handler_done.changed(), if !closing => {
-                    let code = match changed {
-                        Ok(()) => handler_done.borrow_and_update().unwrap_or(1000),
-                        Err(_) => 1000,
-                    };
-                    // A no-op when the handler already closed.
-                    self.shared.request_close(code, "");
-                }
-                changed = wait_draining(&mut draining), if !closing => {
-                    if changed {
-                        self.shared.request_close(1001, "server shutting down");
-                    } else {
-                        draining = None;
-                    }
-                }
-                () = tokio::time::sleep_until(close_deadline.unwrap_or(far)), if closing => break,
-                () = tokio::time::sleep_until(pong_due.unwrap_or(far)), if pong_due.is_some() && !closing => {
-                    tracing::debug!("WebSocket keep-alive ping unanswered; closing with 1011");
-                    self.shared.request_close(1011, "keepalive ping timeout");
-                    pong_due = None;
-                }
-                () = tokio::time::sleep_until(next_ping), if ping_every.is_some() && !closing => {
-                    let every = ping_every.expect("a ping interval");
-                    next_ping = Instant::now() + every;
-                    if pong_due.is_none() {
-                        pong_due = Some(Instant::now() + self.settings.ping_timeout);
-                        self.shared.send_raw(tungstenite::Message::Ping(Bytes::new())).await;
+                    if let Some(every) = ping_every
+                        && next_ping <= now
+                    {
+                        next_ping = now + every;
+                        if pong_due.is_none() {
+                            pong_due = Some(now + self.settings.ping_timeout);
+                            self.shared.send_raw(tungstenite::Message::Ping(Bytes::new())).await;
+                        }
                     }
                 }
                 permit = self.queue.reserve(), if undelivered.is_some() => {
@@ -373,14 +442,17 @@ impl Reader {
                     }
                 }
                 frame = self.stream.next(), if undelivered.is_none() => {
-                    match frame {
+                    let message = match frame {
                         Some(Ok(tungstenite::Message::Text(text))) if !closing => {
-                            undelivered = Some(Message::Text(text.as_str().to_owned()));
+                            Message::Text(text.as_str().to_owned())
                         }
                         Some(Ok(tungstenite::Message::Binary(bytes))) if !closing => {
-                            undelivered = Some(Message::Binary(bytes));
+                            Message::Binary(bytes)
                         }
-                        Some(Ok(tungstenite::Message::Pong(_))) => pong_due = None,
+                        Some(Ok(tungstenite::Message::Pong(_))) => {
+                            pong_due = None;
+                            continue;
+                        }
                         Some(Ok(tungstenite::Message::Close(frame))) => {
                             // tungstenite has queued the answering close frame;
                             // the next read sends it and ends the stream.
@@ -389,15 +461,22 @@ impl Reader {
                                 None => WebSocketDisconnect::new(1005, ""),
                             };
                             self.shared.end(self.shared.closing().unwrap_or(why));
+                            continue;
                         }
                         // Pings are answered by tungstenite; data after our
                         // close is dropped.
-                        Some(Ok(_)) => {}
+                        Some(Ok(_)) => continue,
                         Some(Err(err)) => {
                             self.shared.fail(err).await;
                             break;
                         }
                         None => break,
+                    };
+                    // Straight into the queue when there is room (the common
+                    // case); only a full queue waits for a permit above.
+                    match self.queue.try_send(message) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                        Err(mpsc::error::TrySendError::Full(message)) => undelivered = Some(message),
                     }
                 }
             }

@@ -61,6 +61,14 @@ async def main():
         left = json.loads(await ann.recv())
         assert left == {"type": "leave", "name": "bob", "members": 1}, left
 
+    # Just under --ws-max-message-size, and many times the server's 16 KiB
+    # read: echoed whole, in one message.
+    async with websockets.connect(BASE + "/echo", max_size=None) as ws:
+        big = "".join(chr(ord("a") + i % 26) for i in range(65_000))
+        await ws.send(big)
+        echoed = await ws.recv()
+        assert echoed == big, (len(echoed), echoed[:40])
+
     # Over --ws-max-message-size: closed with 1009.
     async with websockets.connect(BASE + "/echo", max_size=None) as ws:
         try:
