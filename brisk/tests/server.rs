@@ -155,3 +155,37 @@ fn graceful_shutdown_lets_in_flight_requests_finish() {
     // After shutdown the port no longer accepts.
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[get("/thread")]
+async fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("?").to_owned()
+}
+
+/// The event-loop threads a run of new connections were served on.
+fn loops_serving(config: brisk::ServerConfig) -> std::collections::BTreeSet<String> {
+    let server = BackgroundServer::start(App::new().routes(routes![thread_name]), config);
+    (0..6)
+        .map(|_| {
+            let resp = request(server.addr(), "GET", "/thread", None);
+            assert_eq!(resp.status, 200);
+            String::from_utf8(resp.body).unwrap()
+        })
+        .collect()
+}
+
+/// By default each event-loop thread is a loop of its own and new
+/// connections go to them in turn; `--work-stealing` makes them one tokio
+/// runtime (the first event loop), whose threads share the work.
+#[test]
+fn connections_go_to_the_event_loops_in_turn_unless_work_stealing() {
+    let mut config = brisk::ServerConfig::for_tests();
+    config.event_loop_threads = Some(2);
+    let per_thread = loops_serving(config.clone());
+    assert_eq!(
+        per_thread,
+        ["brisk-loop-0", "brisk-loop-1"].map(String::from).into()
+    );
+    config.work_stealing = true;
+    let stealing = loops_serving(config);
+    assert_eq!(stealing, ["brisk-loop-0"].map(String::from).into());
+}

@@ -36,6 +36,12 @@ pub struct ServerConfig {
     #[arg(long, env = "BRISK_EVENT_LOOP_THREADS")]
     pub event_loop_threads: Option<usize>,
 
+    /// Run the event-loop threads as one work-stealing tokio runtime instead
+    /// of one single-threaded loop per thread that new connections go to in
+    /// turn (cheaper per request; a connection stays on its thread).
+    #[arg(long, env = "BRISK_WORK_STEALING")]
+    pub work_stealing: bool,
+
     /// Largest accepted request body in bytes; larger bodies get 413 [default: 16 MiB].
     #[arg(long, env = "BRISK_MAX_BODY_SIZE")]
     pub max_body_size: Option<usize>,

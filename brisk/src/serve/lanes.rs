@@ -7,10 +7,23 @@
 //! first runs. If every worker of a lane is blocked (the watchdog says so),
 //! new connections go to another lane, and the ones still waiting in the
 //! blocked lane's queue are claimed back and moved ([`Dispatcher::rescue`]).
-//! The first lane is the main event loop; one spare single-worker lane is
-//! ready from the start, more are created on demand, up to [`MAX_LANES`].
+//!
+//! The main event loop is one single-threaded lane per event-loop thread
+//! (the first `main` lanes), and new connections go to them in turn, as
+//! actix-web's workers do: a connection's tasks stay on one thread, so no
+//! wake-up crosses cores and no idle thread is woken to steal work. Against
+//! one work-stealing tokio runtime of the same two threads, on `GET /` with
+//! `wrk -c64` (`bench/tools/cpu_per_request.sh --reps 6 BIN BIN --
+//! --work-stealing`, four alternating sessions): 0–8 % less CPU per request
+//! (session medians 19.6/19.5, 17.7/18.4, 16.6/16.9, 16.7/18.2 µs) and about
+//! a sixth more requests per second (69,000 against 59,000 in the last).
+//! `--work-stealing` brings that runtime back as a single main lane, for
+//! loads where a few connections carry most of the work. One spare
+//! single-worker lane is ready from the start, more are created on demand
+//! when every lane is blocked, up to [`MAX_LANES`] beyond the main ones.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,7 +32,7 @@ use super::tracker::{ConnHandle, ConnState, Tracker};
 use crate::exec::watchdog::LaneHealth;
 use crate::service::AppService;
 
-/// The most event loops one server runs (the main one and the spares).
+/// The most spare event loops one server runs beside its main lanes.
 pub(crate) const MAX_LANES: usize = 8;
 
 /// An accepted connection not yet picked up by its lane.
@@ -55,24 +68,43 @@ pub(crate) struct Dispatcher {
     runtimes: Mutex<Vec<tokio::runtime::Runtime>>,
     protocols: Arc<Protocols>,
     tracker: Arc<Tracker>,
+    /// How many of the first lanes make up the main event loop.
+    main: usize,
+    /// The main lane the next connection goes to, modulo `main`.
+    turn: AtomicUsize,
 }
 
 impl Dispatcher {
-    /// The main event loop with `workers` threads, and one spare lane.
+    /// The main event loop with `threads` threads (default: one per CPU),
+    /// as that many single-threaded lanes or, with `work_stealing`, one
+    /// lane of that many workers; and one spare lane.
     pub(crate) fn new(
         app: Arc<AppService>,
-        workers: Option<usize>,
+        threads: Option<usize>,
+        work_stealing: bool,
         protocols: Arc<Protocols>,
         tracker: Arc<Tracker>,
     ) -> std::io::Result<Arc<Self>> {
+        let threads = threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let main = if work_stealing { 1 } else { threads };
         let dispatcher = Arc::new(Dispatcher {
             app,
             lanes: RwLock::new(Vec::new()),
             runtimes: Mutex::new(Vec::new()),
             protocols,
             tracker,
+            main,
+            turn: AtomicUsize::new(0),
         });
-        dispatcher.add_lane(workers)?;
+        if work_stealing {
+            dispatcher.add_lane(Some(threads))?;
+        } else {
+            for _ in 0..threads {
+                dispatcher.add_lane(Some(1))?;
+            }
+        }
         dispatcher.add_lane(Some(1))?;
         let weak = Arc::downgrade(&dispatcher);
         dispatcher
@@ -102,16 +134,23 @@ impl Dispatcher {
         Ok(lane)
     }
 
-    /// The first lane whose workers are not all blocked; a new spare lane if
-    /// every one is (up to [`MAX_LANES`]); the main lane as a last resort.
+    /// The main lanes in turn, skipping those whose workers are all
+    /// blocked; else the first lane that is not blocked; a new spare lane if
+    /// every one is (up to [`MAX_LANES`] spares); the main lane whose turn
+    /// it is as a last resort.
     fn pick(&self) -> Arc<Lane> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         {
             let lanes = self.lanes.read().expect("lanes lock");
-            if let Some(lane) = lanes.iter().find(|l| !l.health.is_stalled()) {
+            let main = (0..self.main).map(|i| &lanes[(turn + i) % self.main]);
+            if let Some(lane) = main
+                .chain(&lanes[self.main..])
+                .find(|l| !l.health.is_stalled())
+            {
                 return Arc::clone(lane);
             }
-            if lanes.len() >= MAX_LANES {
-                return Arc::clone(&lanes[0]);
+            if lanes.len() >= self.main + MAX_LANES {
+                return Arc::clone(&lanes[turn % self.main]);
             }
         }
         match self.add_lane(Some(1)) {
@@ -144,10 +183,11 @@ impl Dispatcher {
         conn
     }
 
-    /// Whether the main event loop is fully occupied by user code right now
-    /// (and not yet declared blocked).
+    /// Whether every thread of the main event loop is occupied by user code
+    /// right now (and its lane not yet declared blocked).
     pub(crate) fn main_loop_occupied(&self) -> bool {
-        self.app.context().watchdog.lane_occupied(0)
+        let watchdog = &self.app.context().watchdog;
+        (0..self.main as u32).all(|lane| watchdog.lane_occupied(lane))
     }
 
     fn dispatch_pending(self: &Arc<Self>, conn: Arc<PendingConn>) {

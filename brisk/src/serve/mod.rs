@@ -238,8 +238,13 @@ impl Server {
             metrics.count_connections_with(Box::new(move || tracker.open()));
         }
         let protocols_tls = protocols.tls.clone();
-        let dispatcher =
-            Dispatcher::new(Arc::clone(&app), workers, protocols, Arc::clone(&tracker))?;
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&app),
+            workers,
+            config.work_stealing,
+            protocols,
+            Arc::clone(&tracker),
+        )?;
         let acceptor = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
