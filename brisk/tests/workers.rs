@@ -544,11 +544,29 @@ fn main_worker_spreads_eight_delays_over_four_workers() {
 // Rolling restarts and recycling under a wrk-like load (the hardening
 // issue's scenarios): 50 keep-alive connections for 20 s, four workers.
 
-fn assert_nothing_lost(what: &str, report: &common::LoadReport) {
+/// Every request answered; on failure the server's log (the supervisor's
+/// and its workers' lines) goes with the report, to tell where connections
+/// were cut.
+fn assert_nothing_lost(what: &str, report: &common::LoadReport, server: &ExampleProcess) {
     eprintln!("{what}: {report:?}");
-    assert!(report.ok > 1000, "{what}: too little traffic: {report:?}");
-    assert_eq!(report.socket_errors, 0, "{what}: socket errors: {report:?}");
-    assert_eq!(report.non_2xx, 0, "{what}: non-2xx answers: {report:?}");
+    let log = || server.log.lock().unwrap().clone();
+    assert!(
+        report.ok > 1000,
+        "{what}: too little traffic: {report:?}\n{}",
+        log()
+    );
+    assert_eq!(
+        report.socket_errors,
+        0,
+        "{what}: socket errors: {report:?}\n{}",
+        log()
+    );
+    assert_eq!(
+        report.non_2xx,
+        0,
+        "{what}: non-2xx answers: {report:?}\n{}",
+        log()
+    );
 }
 
 #[test]
@@ -571,7 +589,7 @@ fn sighup_under_keep_alive_load_loses_no_request() {
         "every worker was replaced: before {before:?}, after {after:?}"
     );
     assert!(report.closes > 0, "{report:?}");
-    assert_nothing_lost("SIGHUP", &report);
+    assert_nothing_lost("SIGHUP", &report, &server);
 }
 
 #[test]
@@ -595,7 +613,7 @@ fn max_requests_recycling_under_keep_alive_load_loses_no_request() {
     let log = server.log.lock().unwrap().clone();
     let retired = log.matches("retiring this process gracefully").count();
     assert!(retired >= 2, "only {retired} workers recycled");
-    assert_nothing_lost("--limit-max-requests", &report);
+    assert_nothing_lost("--limit-max-requests", &report, &server);
 }
 
 /// The worker processes of supervisor `pid`.
