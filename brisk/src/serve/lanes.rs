@@ -20,7 +20,7 @@
 //! `--work-stealing` brings that runtime back as a single main lane, for
 //! loads where a few connections carry most of the work. One spare
 //! single-worker lane is ready from the start, more are created on demand
-//! when every lane is blocked, up to [`MAX_LANES`] beyond the main ones.
+//! when every lane is blocked, up to [`MAX_SPARE_LANES`] beyond the main ones.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +33,7 @@ use crate::exec::watchdog::LaneHealth;
 use crate::service::AppService;
 
 /// The most spare event loops one server runs beside its main lanes.
-pub(crate) const MAX_LANES: usize = 8;
+pub(crate) const MAX_SPARE_LANES: usize = 8;
 
 /// An accepted connection not yet picked up by its lane.
 pub(crate) struct PendingConn {
@@ -85,9 +85,7 @@ impl Dispatcher {
         protocols: Arc<Protocols>,
         tracker: Arc<Tracker>,
     ) -> std::io::Result<Arc<Self>> {
-        let threads = threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1);
+        let threads = super::event_loop_threads(threads);
         let main = if work_stealing { 1 } else { threads };
         let dispatcher = Arc::new(Dispatcher {
             app,
@@ -136,7 +134,7 @@ impl Dispatcher {
 
     /// The main lanes in turn, skipping those whose workers are all
     /// blocked; else the first lane that is not blocked; a new spare lane if
-    /// every one is (up to [`MAX_LANES`] spares); the main lane whose turn
+    /// every one is (up to [`MAX_SPARE_LANES`] spares); the main lane whose turn
     /// it is as a last resort.
     fn pick(&self) -> Arc<Lane> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
@@ -149,7 +147,7 @@ impl Dispatcher {
             {
                 return Arc::clone(lane);
             }
-            if lanes.len() >= self.main + MAX_LANES {
+            if lanes.len() >= self.main + MAX_SPARE_LANES {
                 return Arc::clone(&lanes[turn % self.main]);
             }
         }

@@ -66,17 +66,22 @@ pub trait Servable {
     fn build(self, config: &ServerConfig) -> Arc<AppService>;
 }
 
+/// How many event-loop threads to run: `configured`, or one per CPU; at least one.
+pub(crate) fn event_loop_threads(configured: Option<usize>) -> usize {
+    configured
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
 /// Builds one event loop for `app`: `threads` workers (default: one per
-/// CPU) and room for the thread pool's blocking threads. Every thread knows
-/// the app's pool (for `run_in_threadpool`) and watchdog, and a heartbeat
-/// task measures the loop's lag.
+/// CPU, see [`event_loop_threads`]) and room for the thread pool's blocking
+/// threads. Every thread knows the app's pool (for `run_in_threadpool`) and
+/// watchdog, and a heartbeat task measures the loop's lag.
 pub(crate) fn build_runtime(
     app: &Arc<AppService>,
     threads: Option<usize>,
 ) -> std::io::Result<(tokio::runtime::Runtime, Arc<LaneHealth>)> {
-    let workers = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let workers = event_loop_threads(threads);
     let cx = app.context();
     let (lane, health) = cx.watchdog.register_lane(workers);
     let pool = Arc::clone(&cx.pool);

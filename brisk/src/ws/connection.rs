@@ -44,9 +44,10 @@ pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most a WebSocket read asks of the socket at once. tungstenite zeroes
 /// this much of its buffer before every read, including reads that find
 /// nothing: at its default of 128 KiB that memset was 42 % of the server's
-/// CPU in the benchmark's 32-byte echo (perf, `bench/run` scenario `ws`),
-/// and the CPU per message fell from about 30 µs to 19 at 16 KiB. A larger
-/// message is still read whole, in 16 KiB reads.
+/// CPU in the benchmark's 32-byte echo (perf during `bench/run`'s `ws`
+/// scenario), and `bench/tools/ws_cpu_per_message.sh` showed the CPU per
+/// message falling by about a third at 16 KiB (bench/README.md has the
+/// figures). A larger message is still read whole, in 16 KiB reads.
 const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
@@ -338,27 +339,19 @@ enum Signal {
 /// only when it fires) instead of registering three watch waiters anew for
 /// every frame.
 async fn next_signal(mut signals: Signals) -> (Signal, Signals) {
-    loop {
-        let signal = tokio::select! {
-            biased;
-            changed = signals.close_requests.changed() => match changed {
-                Ok(()) => Signal::CloseRequested(signals.close_requests.borrow_and_update().clone()),
-                Err(_) => Signal::Gone,
-            },
-            changed = signals.handler_done.changed() => Signal::HandlerDone(match changed {
-                Ok(()) => signals.handler_done.borrow_and_update().unwrap_or(1000),
-                Err(_) => 1000,
-            }),
-            changed = wait_draining(&mut signals.draining) => {
-                if !changed {
-                    signals.draining = None;
-                    continue;
-                }
-                Signal::Draining
-            }
-        };
-        return (signal, signals);
-    }
+    let signal = tokio::select! {
+        biased;
+        changed = signals.close_requests.changed() => match changed {
+            Ok(()) => Signal::CloseRequested(signals.close_requests.borrow_and_update().clone()),
+            Err(_) => Signal::Gone,
+        },
+        changed = signals.handler_done.changed() => Signal::HandlerDone(match changed {
+            Ok(()) => signals.handler_done.borrow_and_update().unwrap_or(1000),
+            Err(_) => 1000,
+        }),
+        () = wait_draining(&mut signals.draining) => Signal::Draining,
+    };
+    (signal, signals)
 }
 
 impl Reader {
@@ -525,18 +518,14 @@ impl Shared {
     }
 }
 
-/// Resolves with `true` when the server starts draining, `false` when it
-/// can no longer say (then it is not asked again); never without a signal.
-async fn wait_draining(draining: &mut Option<watch::Receiver<bool>>) -> bool {
-    let Some(rx) = draining.as_mut() else {
-        return std::future::pending().await;
-    };
-    loop {
-        if *rx.borrow_and_update() {
-            return true;
+/// Resolves when the server starts draining; never if it cannot say (no
+/// signal, or its sender gone: then it is dropped and not asked again).
+async fn wait_draining(draining: &mut Option<watch::Receiver<bool>>) {
+    if let Some(rx) = draining.as_mut() {
+        if rx.wait_for(|draining| *draining).await.is_ok() {
+            return;
         }
-        if rx.changed().await.is_err() {
-            return false;
-        }
+        *draining = None;
     }
+    std::future::pending().await
 }
