@@ -189,3 +189,83 @@ fn connections_go_to_the_event_loops_in_turn_unless_work_stealing() {
     let stealing = loops_serving(config);
     assert_eq!(stealing, ["brisk-loop-0"].map(String::from).into());
 }
+
+/// One request on a fresh connection: the response and the client port
+/// the server saw it from.
+fn request_from_own_port(server: &BackgroundServer, path: &str) -> (common::RawResponse, u16) {
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    let port = stream.local_addr().unwrap().port();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    (read_response(&mut BufReader::new(stream)), port)
+}
+
+/// An app-wide layer that reports the client it finds in the request's
+/// extensions and the route it finds in the response's.
+fn report_layer(
+    req: brisk::middleware::Request,
+    next: brisk::middleware::Next,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = brisk::response::Response> + Send>> {
+    Box::pin(async move {
+        let client = req
+            .extensions()
+            .get::<brisk::connection::ConnectionInfo>()
+            .map_or(0, |c| c.client_port());
+        let mut resp = next.run(req).await;
+        let route = resp
+            .extensions()
+            .get::<brisk::service::MatchedPath>()
+            .map_or("none", |m| m.0);
+        let report = format!("{client} {route}");
+        resp.headers_mut()
+            .insert("x-layer", report.parse().unwrap());
+        resp
+    })
+}
+
+/// The server hands the client and scheme to the operation directly and
+/// puts them (and the route, in the response) into the extensions only
+/// where something may read them there: layers and exception handlers.
+/// Every reader must still see the real connection.
+#[test]
+fn the_connection_and_route_reach_handlers_exception_handlers_and_layers() {
+    #[get("/who")]
+    async fn who(conn: brisk::connection::ConnectionInfo) -> String {
+        format!("{} {}", conn.client_port(), conn.scheme().as_str())
+    }
+    #[get("/items/{id}")]
+    async fn item(id: u32) -> String {
+        id.to_string()
+    }
+    fn exception_handler(
+        parts: &http::request::Parts,
+        _: brisk::error::ValidationErrors,
+    ) -> (StatusCode, String) {
+        let port = parts
+            .extensions
+            .get::<brisk::connection::ConnectionInfo>()
+            .map_or(0, |c| c.client_port());
+        (StatusCode::BAD_REQUEST, port.to_string())
+    }
+    for layered in [false, true] {
+        let mut app = App::new()
+            .routes(routes![who, item])
+            .exception_handler(exception_handler);
+        if layered {
+            app = app.layer(brisk::middleware::from_fn(report_layer));
+        }
+        let server = start(app);
+        let (resp, port) = request_from_own_port(&server, "/who");
+        assert_eq!(resp.text(), format!("{port} http"), "layered: {layered}");
+        let layer = resp.header("x-layer").map(str::to_owned);
+        assert_eq!(layer, layered.then(|| format!("{port} /who")));
+        let (resp, port) = request_from_own_port(&server, "/items/x");
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.text(), port.to_string(), "layered: {layered}");
+        let layer = resp.header("x-layer").map(str::to_owned);
+        assert_eq!(layer, layered.then(|| format!("{port} /items/{{id}}")));
+    }
+}

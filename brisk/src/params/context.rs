@@ -220,6 +220,9 @@ pub struct RequestContext {
     pub(crate) websocket: SyncWrapper<Option<Box<dyn Any + Send>>>,
     /// The form body, parsed once for form and file parameters.
     pub(crate) form: Option<Box<super::form::ParsedForm>>,
+    /// The client and scheme, when the server handed them over directly
+    /// instead of through the request's extensions (see `connection_info`).
+    connection: Option<crate::connection::ConnectionInfo>,
 }
 
 impl RequestContext {
@@ -229,6 +232,7 @@ impl RequestContext {
         path_params: Vec<(Box<str>, String)>,
         app: Arc<AppContext>,
         route: Arc<RouteInfo>,
+        connection: Option<crate::connection::ConnectionInfo>,
     ) -> Self {
         RequestContext {
             parts,
@@ -242,7 +246,27 @@ impl RequestContext {
             embedded: None,
             websocket: SyncWrapper::new(None),
             form: None,
+            connection,
         }
+    }
+
+    /// Puts the client and scheme the server handed over into the request's
+    /// extensions, for code that reads them there (exception handlers).
+    pub(crate) fn connection_into_extensions(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.parts.extensions.insert(connection);
+        }
+    }
+
+    /// The request's client and scheme: handed over by the server, or in
+    /// the request's extensions (behind tower layers, which may read them
+    /// there), or an in-process caller's (the `TestClient`).
+    pub(crate) fn connection_info(&self) -> crate::connection::ConnectionInfo {
+        self.connection
+            .as_ref()
+            .or_else(|| self.parts.extensions.get())
+            .cloned()
+            .unwrap_or_else(crate::connection::ConnectionInfo::in_process)
     }
 
     /// The WebSocket handshake slot (see the field).

@@ -382,12 +382,7 @@ impl FromRequest for Request {
         parts.uri = cx.parts.uri.clone();
         parts.version = cx.parts.version;
         parts.headers = cx.parts.headers.clone();
-        let connection = cx
-            .parts
-            .extensions
-            .get::<crate::connection::ConnectionInfo>()
-            .cloned()
-            .unwrap_or_else(crate::connection::ConnectionInfo::in_process);
+        let connection = cx.connection_info();
         Ok(Request {
             parts,
             body,
@@ -403,11 +398,6 @@ impl FromRequest for crate::connection::ConnectionInfo {
         cx: &mut RequestContext,
         _spec: &'static ParamSpec,
     ) -> Result<Self, Rejection> {
-        Ok(cx
-            .parts
-            .extensions
-            .get::<crate::connection::ConnectionInfo>()
-            .cloned()
-            .unwrap_or_else(crate::connection::ConnectionInfo::in_process))
+        Ok(cx.connection_info())
     }
 }

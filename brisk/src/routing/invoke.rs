@@ -19,6 +19,7 @@ use tower::{Service, ServiceExt};
 
 use super::HandlerFn;
 use crate::body::{Body, BoxError};
+use crate::connection::ConnectionInfo;
 use crate::error::{panic_message, panic_response};
 use crate::exec::scope::Outcome;
 use crate::params::{AppContext, RequestContext, RouteInfo};
@@ -133,6 +134,7 @@ impl Service<Request> for OperationService {
                 parts,
                 body,
                 params,
+                None, // under router layers: in the extensions
             )
             .await)
         })
@@ -142,6 +144,9 @@ impl Service<Request> for OperationService {
 /// Runs the operation for one request: extraction and the handler (panics
 /// caught, `timeout` enforced with 504), the app's exception handlers, and
 /// the work that must wait for the response to be sent.
+// The request arrives in pieces, as routing took it apart; bundling them
+// into a struct only to unpack it again here would add a move.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     app: Arc<AppContext>,
     handler: HandlerFn,
@@ -150,9 +155,10 @@ pub(crate) async fn run(
     parts: http::request::Parts,
     body: Body,
     params: Vec<(Box<str>, String)>,
+    connection: Option<ConnectionInfo>,
 ) -> Response {
     // `app` moves into the context (no second reference count to write).
-    let mut cx = RequestContext::new(parts, body, params, app, route);
+    let mut cx = RequestContext::new(parts, body, params, app, route, connection);
     let run = AssertUnwindSafe(handler(&mut cx)).catch_unwind();
     let result = match timeout {
         None => Ok(run.await),
@@ -188,6 +194,10 @@ pub(crate) async fn run(
         }
     };
     let resp = crate::response::Deferred::finish(resp, cx.parts()).await;
+    if cx.app().handlers.would_handle(&resp) {
+        // An exception handler sees the request's head, extensions and all.
+        cx.connection_into_extensions();
+    }
     let mut resp = cx.app().handlers.answer(cx.parts(), resp);
     let scope = std::mem::take(cx.scope());
     if let Some(after) = scope.into_after_response(outcome, &cx.app().pool) {

@@ -359,14 +359,13 @@ fn answer(
         resp.extensions_mut().insert(CloseConnection);
         Either::Left(ready(resp))
     } else {
-        let (mut parts, incoming) = req.into_parts();
-        parts.extensions.insert(connection);
+        let (parts, incoming) = req.into_parts();
         let body = if version == Version::HTTP_2 {
             Body::new(DeadlineBody::new(Lingering::new(incoming), deadlines))
         } else {
             Body::new(DeadlineBody::new(incoming, deadlines))
         };
-        Either::Right(app.handle(Request::from_parts(parts, body)))
+        Either::Right(app.handle_from(Request::from_parts(parts, body), Some(connection)))
     };
     resp.map(move |mut resp| {
         let close = closing || resp.extensions().get::<CloseConnection>().is_some();

@@ -89,7 +89,8 @@ pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
 }
 
 /// The route template that answered a request, in the response's
-/// extensions, for the access log (and tower layers that want it).
+/// extensions, for the access log, the metrics, the request span and
+/// app-wide tower layers. (Only set when one of those is there to read it.)
 ///
 /// ```
 /// use brisk::prelude::*;
@@ -151,7 +152,23 @@ impl Core {
     /// It takes `&Arc<Self>` and clones no `Arc` on the common path: the
     /// reference counts of shared objects are written by every request, and
     /// on two event-loop threads their cache lines travel between cores.
-    pub(crate) fn call(self: &Arc<Self>, req: http::Request<Body>) -> CallFuture {
+    ///
+    /// `mark_route` puts the route's [`MatchedPath`] into the response's
+    /// extensions; it is left out when nothing will read it (no layers, no
+    /// access log, metrics or request span): the response's extension map
+    /// and the path's box were three allocations per request.
+    ///
+    /// `connection` is the client and scheme when the server hands them
+    /// over directly; they go into the request's extensions only on the
+    /// paths where other code may look there (router layers, mounted apps,
+    /// exception handlers), and straight to the operation otherwise (the
+    /// extension map and the boxed value were three more allocations).
+    pub(crate) fn call(
+        self: &Arc<Self>,
+        req: http::Request<Body>,
+        mark_route: bool,
+        connection: Option<ConnectionInfo>,
+    ) -> CallFuture {
         let (mut parts, body) = req.into_parts();
         // Multipart bodies are streamed (uploads) under their own, larger
         // limit; the content type is only looked at for a body over the
@@ -166,6 +183,9 @@ impl Core {
         let (op, params) = match self.router.route(&parts.method, path) {
             RouteMatch::Found(op, params) => (op, params),
             RouteMatch::MethodNotAllowed(allow) => {
+                if let Some(connection) = connection {
+                    parts.extensions.insert(connection);
+                }
                 let error = HttpError::new(405, "Method Not Allowed")
                     .with_header(ALLOW.as_str(), allow.to_str().unwrap_or(""));
                 return Either::Left(ready(
@@ -173,6 +193,9 @@ impl Core {
                 ));
             }
             RouteMatch::NotFound => {
+                if let Some(connection) = connection {
+                    parts.extensions.insert(connection);
+                }
                 if let Some((service, rest)) = self.mount_for(path) {
                     let mut service = service.clone();
                     let mut uri = rest;
@@ -211,17 +234,22 @@ impl Core {
                         );
                     }
                     let mut resp = HttpError::new(503, "Service Unavailable").into_response();
-                    resp.extensions_mut().insert(MatchedPath(op.path));
+                    if mark_route {
+                        resp.extensions_mut().insert(MatchedPath(op.path));
+                    }
                     return Either::Left(ready(resp));
                 }
             },
             None => None,
         };
-        let matched = MatchedPath(op.path);
+        let matched = mark_route.then_some(MatchedPath(op.path));
         match &op.service {
             // Router layers around this operation: through them.
             Some(service) => {
                 parts.extensions.insert(PathParams(params));
+                if let Some(connection) = connection {
+                    parts.extensions.insert(connection);
+                }
                 let layered = service.clone().call(http::Request::from_parts(parts, body));
                 Either::Right(Either::Right(Box::pin(async move {
                     let mut resp = match layered.await {
@@ -229,7 +257,9 @@ impl Core {
                         Err(never) => match never {},
                     };
                     drop(slot);
-                    resp.extensions_mut().insert(matched);
+                    if let Some(matched) = matched {
+                        resp.extensions_mut().insert(matched);
+                    }
                     resp
                 })))
             }
@@ -246,6 +276,7 @@ impl Core {
                     parts,
                     body,
                     params,
+                    connection,
                 ));
                 Either::Right(Either::Left(Operation {
                     run,
@@ -353,10 +384,10 @@ pub(crate) type CallFuture =
     Either<Ready<Response>, Either<Operation, Pin<Box<dyn Future<Output = Response> + Send>>>>;
 
 /// An operation running for one request, under its `--limit-concurrency`
-/// slot; its answer is marked with the route template.
+/// slot; its answer is marked with the route template when asked to be.
 pub(crate) struct Operation {
     run: Pin<Box<dyn Future<Output = Response> + Send>>,
-    matched: MatchedPath,
+    matched: Option<MatchedPath>,
     _slot: Option<InFlight>,
 }
 
@@ -365,7 +396,9 @@ impl Future for Operation {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let mut resp = std::task::ready!(self.run.as_mut().poll(cx));
-        resp.extensions_mut().insert(self.matched);
+        if let Some(matched) = self.matched {
+            resp.extensions_mut().insert(matched);
+        }
         Poll::Ready(resp)
     }
 }
@@ -384,7 +417,9 @@ impl Service<http::Request<Body>> for CoreService {
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        Box::pin(self.0.call(req).map(Ok))
+        // Inside app-wide layers: they may read the route, and the
+        // connection is in the request's extensions already.
+        Box::pin(self.0.call(req, true, None).map(Ok))
     }
 }
 
@@ -446,10 +481,30 @@ impl AppService {
     /// `async fn`, each level kept its own copy of the request in its state
     /// and the future handed to hyper was 3.4 KB, copied whole as each level
     /// was built.)
+    ///
+    /// The client and scheme are read from the request's extensions
+    /// ([`ConnectionInfo`]); without one, the request is an in-process
+    /// caller's.
     pub fn handle(
         self: &Arc<Self>,
         req: http::Request<Body>,
     ) -> impl Future<Output = Response> + Send + use<> {
+        self.handle_from(req, None)
+    }
+
+    /// [`handle`](Self::handle) for a request the server read from
+    /// `connection`: handed over beside the request rather than inside its
+    /// extensions, which only tower layers need.
+    pub(crate) fn handle_from(
+        self: &Arc<Self>,
+        mut req: http::Request<Body>,
+        mut connection: Option<ConnectionInfo>,
+    ) -> impl Future<Output = Response> + Send + use<> {
+        if self.layered.is_some()
+            && let Some(connection) = connection.take()
+        {
+            req.extensions_mut().insert(connection);
+        }
         let started = Instant::now();
         let span = self.request_span(&req);
         #[cfg(feature = "otel")]
@@ -457,13 +512,20 @@ impl AppService {
             crate::logging::otel::adopt_parent(&span, req.headers());
         }
         if span.is_disabled() && !self.limits.access_log && self.metrics.is_none() {
-            return Either::Left(self.answer(req)); // nothing to observe: the fast path
+            // Nothing to observe: the fast path. Only app-wide layers
+            // would read the route.
+            let mark_route = self.layered.is_some();
+            return Either::Left(self.answer(req, mark_route, connection));
         }
         let method = req.method().clone();
         let logged = self.limits.access_log;
         let uri = logged.then(|| req.uri().clone());
         let client = logged
-            .then(|| req.extensions().get::<ConnectionInfo>().cloned())
+            .then(|| {
+                connection
+                    .clone()
+                    .or_else(|| req.extensions().get::<ConnectionInfo>().cloned())
+            })
             .flatten();
         let observed = !span.is_disabled() || logged;
         let trace_id = observed
@@ -482,7 +544,7 @@ impl AppService {
         if let Some(id) = &request_id {
             span.record("request_id", tracing::field::display(id));
         }
-        let answer = self.answer(req).instrument(span.clone());
+        let answer = self.answer(req, true, connection).instrument(span.clone());
         let metrics = self.metrics.clone();
         Either::Right(async move {
             let in_flight = metrics.as_deref().map(Recorder::enter);
@@ -543,9 +605,11 @@ impl AppService {
     fn answer(
         self: &Arc<Self>,
         req: http::Request<Body>,
+        mark_route: bool,
+        connection: Option<ConnectionInfo>,
     ) -> impl Future<Output = Response> + Send + use<> {
         let answer = match &self.layered {
-            None => Either::Left(self.core.call(req)),
+            None => Either::Left(self.core.call(req, mark_route, connection)),
             Some(service) => Either::Right(
                 AssertUnwindSafe(service.clone().call(req))
                     .catch_unwind()
