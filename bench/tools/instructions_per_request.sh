@@ -8,28 +8,31 @@
 # work was what cost the time, the CPU measurements still decide
 # (cpu_per_request.sh, bench/run).
 #
-#   bench/tools/instructions_per_request.sh [--n N] [--path P] [--top K] BIN [-- ARGS...]...
+#   bench/tools/instructions_per_request.sh [--n N] [--path P] [--data FILE] [--top K] BIN [-- ARGS...]...
 #
 # Each BIN runs under `valgrind --tool=callgrind` on port 18476 (a brisk
 # binary with `--no-access-log` unless ARGS give its flags; an axum or
 # actix-web peer from bench/peers with `--port` only). h2load (nghttp2-client)
 # sends 3,000 warm-up requests, the counters are zeroed, then N more
 # (default 10,000) over 8 keep-alive HTTP/1.1 connections are counted and
-# divided by N. Two runs of one binary agree to about 0.1 %. With --top K,
+# divided by N. With --data FILE, every request is a POST of FILE as
+# `application/json` (e.g. bench/tools/item_1k.json on /items, the body
+# cell). Two runs of one binary agree to about 0.1 %. With --top K,
 # the K functions with the most inclusive instructions per request follow.
 # Needs valgrind and nghttp2-client (Debian packages).
 set -euo pipefail
-n=10000 path=/ top=0 port=18476
+n=10000 path=/ top=0 port=18476 post=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --n) n=$2; shift ;;
     --path) path=$2; shift ;;
     --top) top=$2; shift ;;
+    --data) post=(-d "$2" -H 'content-type: application/json'); shift ;;
     *) break ;;
   esac
   shift
 done
-[[ $# -gt 0 ]] || { sed -n 2,20p "$0"; exit 2; }
+[[ $# -gt 0 ]] || { sed -n 2,22p "$0"; exit 2; }
 for tool in valgrind callgrind_annotate callgrind_control h2load; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install valgrind nghttp2-client)" >&2; exit 2; }
 done
@@ -54,9 +57,9 @@ while [[ $# -gt 0 ]]; do
     sleep 0.3
   done
   [[ $up == 1 ]] || { echo "$bin did not start; valgrind said:" >&2; cat "$out/valgrind.log" >&2; exit 1; }
-  h2load --h1 -n 3000 -c 8 "http://127.0.0.1:$port$path" >/dev/null
+  h2load --h1 -n 3000 -c 8 "${post[@]}" "http://127.0.0.1:$port$path" >/dev/null
   callgrind_control -z >/dev/null 2>&1
-  done_line=$(h2load --h1 -n "$n" -c 8 "http://127.0.0.1:$port$path" | grep -E '^requests:')
+  done_line=$(h2load --h1 -n "$n" -c 8 "${post[@]}" "http://127.0.0.1:$port$path" | grep -E '^requests:')
   callgrind_control -d >/dev/null 2>&1
   pkill -f -- "--port $port"
   sleep 2

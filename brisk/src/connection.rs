@@ -153,14 +153,40 @@ impl ConnectionInfo {
     }
 }
 
+impl ConnectionInfo {
+    /// `host:port`, as [`Display`](std::fmt::Display) writes it, appended
+    /// to an access line: for an IPv4 client, bytes straight into the line,
+    /// where going through the formatter (a dynamic call per piece) was a
+    /// quarter of the line's cost.
+    pub(crate) fn push_client(&self, out: &mut Vec<u8>) {
+        match (&self.forwarded_client, self.peer) {
+            (None, SocketAddr::V4(peer)) => {
+                let mut digits = itoa::Buffer::new();
+                let [a, b, c, d] = peer.ip().octets();
+                out.extend_from_slice(digits.format(a).as_bytes());
+                for octet in [b, c, d] {
+                    out.push(b'.');
+                    out.extend_from_slice(digits.format(octet).as_bytes());
+                }
+                out.push(b':');
+                out.extend_from_slice(digits.format(peer.port()).as_bytes());
+            }
+            _ => {
+                use std::io::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for ConnectionInfo {
     /// `host:port`, as the access log prints the client.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.forwarded_client, self.peer) {
             (Some((host, port)), _) => write!(f, "{host}:{port}"),
-            // The common case, written piece by piece: once per access line,
-            // where the general formatter for a socket address was a
-            // noticeable part of the line's cost.
+            // The common case, written piece by piece: the general
+            // formatter for a socket address is slower (the access log
+            // writes the client with `push_client` instead).
             (None, SocketAddr::V4(peer)) => {
                 let mut digits = itoa::Buffer::new();
                 for (i, octet) in peer.ip().octets().into_iter().enumerate() {

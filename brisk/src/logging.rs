@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::connection::ConnectionInfo;
+
 /// Bytes of formatted lines the queue holds before it starts dropping
 /// (about 10,000 lines of ~200 bytes).
 const QUEUE_BYTES: usize = 2 << 20;
@@ -150,6 +152,9 @@ impl LineQueue {
     }
 }
 
+/// The header a request's id comes in.
+pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// A request's id, written where it is needed without an allocation: the
 /// `X-Request-ID` the request came with (what a proxy or tower-http's
 /// `SetRequestIdLayer` put there) when it is sensible, else one made up from
@@ -175,11 +180,13 @@ pub enum RequestId {
 impl RequestId {
     /// The request's `X-Request-ID`, or a new one.
     pub fn of(headers: &http::HeaderMap) -> Self {
-        const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-        if let Some(id) = headers
-            .get(&X_REQUEST_ID)
-            .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
-        {
+        Self::given_or_made(headers.get(&X_REQUEST_ID))
+    }
+
+    /// The request's `X-Request-ID` header value if it is sensible, else a
+    /// new id.
+    pub(crate) fn given_or_made(given: Option<&http::HeaderValue>) -> Self {
+        if let Some(id) = given.filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok()) {
             return RequestId::Given(id.clone());
         }
         static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -187,23 +194,49 @@ impl RequestId {
     }
 }
 
+impl RequestId {
+    /// The id's text, borrowed or written into `made` (a made-up id).
+    fn text<'a>(&'a self, made: &'a mut [u8; 25]) -> &'a str {
+        match self {
+            RequestId::Given(id) => id.to_str().unwrap_or("-"),
+            RequestId::Made(n) => {
+                let len = made_text(*n, made);
+                std::str::from_utf8(&made[..len]).unwrap_or("-")
+            }
+            RequestId::None => "-",
+        }
+    }
+}
+
+/// A made-up id, `{pid:x}-{n:x}`, written by hand into `out` (returns its
+/// length): through `write!`, the two hex numbers were a tenth of an
+/// access line's cost.
+fn made_text(n: u64, out: &mut [u8; 25]) -> usize {
+    let len = push_hex(out, 0, u64::from(pid()));
+    out[len] = b'-';
+    push_hex(out, len + 1, n)
+}
+
+/// Writes `value` in lowercase hex into `out` from `at`; returns the end.
+fn push_hex(out: &mut [u8; 25], at: usize, value: u64) -> usize {
+    let digits = (64 - value.leading_zeros()).div_ceil(4).max(1) as usize;
+    for i in 0..digits {
+        let nibble = (value >> (4 * (digits - 1 - i))) & 0xf;
+        out[at + i] = b"0123456789abcdef"[nibble as usize];
+    }
+    at + digits
+}
+
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RequestId::Given(id) => f.write_str(id.to_str().unwrap_or("-")),
-            RequestId::Made(n) => write!(f, "{:x}-{n:x}", pid()),
-            RequestId::None => f.write_str("-"),
-        }
+        f.write_str(self.text(&mut [0; 25]))
     }
 }
 
 impl std::fmt::Debug for RequestId {
     /// Quoted and escaped, as `tracing` writes a string field.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RequestId::Given(id) => write!(f, "{:?}", id.to_str().unwrap_or("-")),
-            other => write!(f, "\"{other}\""),
-        }
+        write!(f, "{:?}", self.text(&mut [0; 25]))
     }
 }
 
@@ -221,15 +254,26 @@ pub struct AccessRecord<'a> {
     pub status: u16,
     /// Milliseconds until the response head.
     pub duration_ms: f64,
-    /// `host:port` of the client (behind a trusted proxy, the forwarded one).
-    #[serde(serialize_with = "display")]
-    pub client: &'a dyn std::fmt::Display,
+    /// The client, written `host:port` (behind a trusted proxy, the
+    /// forwarded one); `-` when unknown.
+    #[serde(serialize_with = "client_or_dash")]
+    pub client: Option<&'a ConnectionInfo>,
     /// The request id.
     #[serde(serialize_with = "display")]
     pub request_id: &'a RequestId,
     /// The trace id of the request's `traceparent`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<&'a str>,
+}
+
+fn client_or_dash<S: serde::Serializer>(
+    client: &Option<&ConnectionInfo>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match client {
+        Some(client) => serializer.collect_str(client),
+        None => serializer.serialize_str("-"),
+    }
 }
 
 fn display<T: std::fmt::Display + ?Sized, S: serde::Serializer>(
@@ -249,7 +293,7 @@ fn display<T: std::fmt::Display + ?Sized, S: serde::Serializer>(
 /// # let uri: http::Uri = "/".parse().unwrap();
 /// let line = brisk::logging::AccessRecord {
 ///     method: "GET", path: &uri, route: "/", status: 200, duration_ms: 0.2,
-///     client: &"127.0.0.1:5000", request_id: &brisk::logging::RequestId::None, trace_id: None,
+///     client: None, request_id: &brisk::logging::RequestId::None, trace_id: None,
 /// };
 /// // Without brisk's subscriber installed, `tracing` has to do it.
 /// assert!(!brisk::logging::write_access(&line));
@@ -335,13 +379,21 @@ fn write_text_access(line: &mut Vec<u8>, record: &AccessRecord<'_>, with_pid: bo
     line.extend_from_slice(b" duration_ms=");
     push_millis(line, record.duration_ms);
     line.extend_from_slice(b" client=");
-    let _ = write!(line, "{}", record.client);
+    match record.client {
+        Some(client) => client.push_client(line),
+        None => line.push(b'-'),
+    }
     line.extend_from_slice(b" request_id=");
     match record.request_id {
         RequestId::Given(id) => push_quoted(line, id.to_str().unwrap_or("-")),
-        made_or_none => {
-            let _ = write!(line, "{made_or_none:?}");
+        RequestId::Made(n) => {
+            let mut made = [0; 25];
+            let len = made_text(*n, &mut made);
+            line.push(b'"');
+            line.extend_from_slice(&made[..len]);
+            line.push(b'"');
         }
+        RequestId::None => line.extend_from_slice(b"\"-\""),
     }
     if let Some(id) = record.trace_id {
         line.extend_from_slice(b" trace_id=");
@@ -903,6 +955,7 @@ pub(crate) mod otel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::Scheme;
 
     /// What the access line was before it was written byte by byte: the
     /// `write!` of `tracing`'s text format, without the timestamp.
@@ -918,9 +971,33 @@ mod tests {
             record.route,
             record.status,
             record.duration_ms,
-            record.client,
+            record.client.map_or("-".to_owned(), ToString::to_string),
             record.request_id,
         )
+    }
+
+    #[test]
+    fn made_up_ids_and_clients_are_written_as_the_format_macro_writes_them() {
+        for n in [0, 1, 0x1f, 0xabc_def, u64::from(u32::MAX) + 1, u64::MAX] {
+            let expected = format!("{:x}-{n:x}", std::process::id());
+            assert_eq!(RequestId::Made(n).to_string(), expected);
+            assert_eq!(format!("{:?}", RequestId::Made(n)), format!("{expected:?}"));
+        }
+        assert_eq!(RequestId::None.to_string(), "-");
+        for peer in [
+            "0.0.0.0:0",
+            "127.0.0.1:45678",
+            "255.255.255.255:65535",
+            "10.20.3.4:80",
+            "[::1]:8000",
+        ] {
+            let addr: std::net::SocketAddr = peer.parse().unwrap();
+            let info = ConnectionInfo::new(addr, Scheme::Http);
+            assert_eq!(info.to_string(), addr.to_string());
+            let mut pushed = Vec::new();
+            info.push_client(&mut pushed);
+            assert_eq!(String::from_utf8(pushed).unwrap(), addr.to_string());
+        }
     }
 
     #[test]
@@ -928,8 +1005,10 @@ mod tests {
         let uri: http::Uri = "/items/5?q=foo&limit=10".parse().unwrap();
         let absolute: http::Uri = "http://example.com/x?y=1".parse().unwrap();
         let given = RequestId::Given(http::HeaderValue::from_static("abc-\"1\""));
-        let client: std::net::SocketAddr = "127.0.0.1:45678".parse().unwrap();
-        let v6: std::net::SocketAddr = "[::1]:8000".parse().unwrap();
+        let info = |peer: &str| ConnectionInfo::new(peer.parse().unwrap(), Scheme::Http);
+        let client = info("127.0.0.1:45678");
+        let v6 = info("[::1]:8000");
+        let forwarded = info("127.0.0.1:1").forwarded_for("10.0.0.1", 0);
         for (path, route, ms, id, trace, client) in [
             (
                 &uri,
@@ -937,7 +1016,7 @@ mod tests {
                 0.04,
                 RequestId::Made(0x1f),
                 None,
-                &client as &dyn std::fmt::Display,
+                Some(&client),
             ),
             (
                 &absolute,
@@ -945,7 +1024,7 @@ mod tests {
                 12.0,
                 RequestId::None,
                 Some("4bf92f3577b34da6a3ce929d0e0e4736"),
-                &v6,
+                Some(&v6),
             ),
             (
                 &uri,
@@ -953,9 +1032,9 @@ mod tests {
                 1234.567,
                 given,
                 None,
-                &"10.0.0.1:0",
+                Some(&forwarded),
             ),
-            (&uri, "/ü", 0.1234567, RequestId::None, None, &client),
+            (&uri, "/ü", 0.1234567, RequestId::None, None, None),
         ] {
             let record = AccessRecord {
                 method: "GET",

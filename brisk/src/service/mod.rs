@@ -89,8 +89,10 @@ pub(crate) async fn run_hooks(hooks: Vec<Hook>) {
 }
 
 /// The route template that answered a request, in the response's
-/// extensions, for the access log, the metrics, the request span and
-/// app-wide tower layers. (Only set when one of those is there to read it.)
+/// extensions, for app-wide tower layers (and, through them, the access
+/// log, the metrics and the request span). Only set when such layers are
+/// there to read it: without them, the route is handed to the access log,
+/// metrics and span directly.
 ///
 /// ```
 /// use brisk::prelude::*;
@@ -154,9 +156,10 @@ impl Core {
     /// on two event-loop threads their cache lines travel between cores.
     ///
     /// `mark_route` puts the route's [`MatchedPath`] into the response's
-    /// extensions; it is left out when nothing will read it (no layers, no
-    /// access log, metrics or request span): the response's extension map
-    /// and the path's box were three allocations per request.
+    /// extensions; it is left out when nothing will read it there (no
+    /// app-wide layers; the access log, metrics and request span take the
+    /// route from [`route_and_call`](Self::route_and_call)): the response's
+    /// extension map and the path's box were three allocations per request.
     ///
     /// `connection` is the client and scheme when the server hands them
     /// over directly; they go into the request's extensions only on the
@@ -169,6 +172,21 @@ impl Core {
         mark_route: bool,
         connection: Option<ConnectionInfo>,
     ) -> CallFuture {
+        self.route_and_call(req, mark_route, connection).0
+    }
+
+    /// [`call`](Self::call), also returning the template of the route that
+    /// matched (none for 404, 405, 413 and mounted apps): what the access
+    /// log, the metrics and the request span record, known before the
+    /// operation runs. Read from here, it needs no `MatchedPath` in the
+    /// response's extensions, whose map was, with its drop, about a tenth
+    /// of a logged request's instructions.
+    pub(crate) fn route_and_call(
+        self: &Arc<Self>,
+        req: http::Request<Body>,
+        mark_route: bool,
+        connection: Option<ConnectionInfo>,
+    ) -> (CallFuture, Option<&'static str>) {
         let (mut parts, body) = req.into_parts();
         // Multipart bodies are streamed (uploads) under their own, larger
         // limit; the content type is only looked at for a body over the
@@ -177,7 +195,7 @@ impl Core {
             && declared > self.app.max_body_size as u64
             && !(declared <= self.app.uploads.max_upload_size && is_multipart(&parts))
         {
-            return Either::Left(ready(body_too_large()));
+            return (Either::Left(ready(body_too_large())), None);
         }
         let path = strip_root(&self.limits.root_path, parts.uri.path());
         let (op, params) = match self.router.route(&parts.method, path) {
@@ -188,9 +206,8 @@ impl Core {
                 }
                 let error = HttpError::new(405, "Method Not Allowed")
                     .with_header(ALLOW.as_str(), allow.to_str().unwrap_or(""));
-                return Either::Left(ready(
-                    self.app.handlers.answer(&parts, error.into_response()),
-                ));
+                let resp = self.app.handlers.answer(&parts, error.into_response());
+                return (Either::Left(ready(resp)), None);
             }
             RouteMatch::NotFound => {
                 if let Some(connection) = connection {
@@ -209,16 +226,18 @@ impl Core {
                     let head = parts.clone();
                     let mounted = service.call(http::Request::from_parts(parts, body));
                     let core = Arc::clone(self);
-                    return Either::Right(Either::Right(Box::pin(async move {
+                    let answer = Box::pin(async move {
                         let resp = match mounted.await {
                             Ok(resp) => resp,
                             Err(never) => match never {},
                         };
                         core.app.handlers.answer(&head, resp)
-                    })));
+                    });
+                    return (Either::Right(Either::Right(answer)), None);
                 }
                 let resp = self.not_found(&parts);
-                return Either::Left(ready(self.app.handlers.answer(&parts, resp)));
+                let resp = self.app.handlers.answer(&parts, resp);
+                return (Either::Left(ready(resp)), None);
             }
         };
         let slot = match self.limits.concurrency {
@@ -237,13 +256,13 @@ impl Core {
                     if mark_route {
                         resp.extensions_mut().insert(MatchedPath(op.path));
                     }
-                    return Either::Left(ready(resp));
+                    return (Either::Left(ready(resp)), Some(op.path));
                 }
             },
             None => None,
         };
         let matched = mark_route.then_some(MatchedPath(op.path));
-        match &op.service {
+        let answer = match &op.service {
             // Router layers around this operation: through them.
             Some(service) => {
                 parts.extensions.insert(PathParams(params));
@@ -251,7 +270,7 @@ impl Core {
                     parts.extensions.insert(connection);
                 }
                 let layered = service.clone().call(http::Request::from_parts(parts, body));
-                Either::Right(Either::Right(Box::pin(async move {
+                let answer: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(async move {
                     let mut resp = match layered.await {
                         Ok(resp) => resp,
                         Err(never) => match never {},
@@ -261,7 +280,8 @@ impl Core {
                         resp.extensions_mut().insert(matched);
                     }
                     resp
-                })))
+                });
+                Either::Right(Either::Right(answer))
             }
             // Boxed: the operation's future is most of a request's state;
             // kept inline, every future around it would be as large, and
@@ -284,7 +304,8 @@ impl Core {
                     _slot: slot,
                 }))
             }
-        }
+        };
+        (answer, Some(op.path))
     }
 
     /// 404, or FastAPI's 307 to the same path with (or without) a trailing
@@ -515,7 +536,7 @@ impl AppService {
             // Nothing to observe: the fast path. Only app-wide layers
             // would read the route.
             let mark_route = self.layered.is_some();
-            return Either::Left(self.answer(req, mark_route, connection));
+            return Either::Left(self.answer(req, mark_route, connection).0);
         }
         let method = req.method().clone();
         let logged = self.limits.access_log;
@@ -528,29 +549,33 @@ impl AppService {
             })
             .flatten();
         let observed = !span.is_disabled() || logged;
-        let trace_id = observed
-            .then(|| {
-                req.headers()
-                    .get(&TRACEPARENT)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(trace_id_of)
-                    .map(str::to_owned)
-            })
-            .flatten();
-        let request_id = observed.then(|| RequestId::of(req.headers()));
+        let (trace_id, request_id) = if observed {
+            let (given_id, traceparent) = request_id_and_traceparent(req.headers());
+            let trace_id = traceparent
+                .and_then(|v| v.to_str().ok())
+                .and_then(trace_id_of)
+                .map(str::to_owned);
+            (trace_id, Some(RequestId::given_or_made(given_id)))
+        } else {
+            (None, None)
+        };
         if let Some(id) = &trace_id {
             span.record("trace_id", id.as_str());
         }
         if let Some(id) = &request_id {
             span.record("request_id", tracing::field::display(id));
         }
-        let answer = self.answer(req, true, connection).instrument(span.clone());
+        // Without app-wide layers the route is known now, and nothing else
+        // reads it from the response; with them, it is read from there.
+        let mark_route = self.layered.is_some();
+        let (answer, known_route) = self.answer(req, mark_route, connection);
+        let answer = answer.instrument(span.clone());
         let metrics = self.metrics.clone();
         Either::Right(async move {
             let in_flight = metrics.as_deref().map(Recorder::enter);
             let resp = answer.await;
             drop(in_flight);
-            let route = resp.extensions().get::<MatchedPath>().map(|m| m.0);
+            let route = known_route.or_else(|| resp.extensions().get::<MatchedPath>().map(|m| m.0));
             if let Some(route) = route {
                 span.record("route", route);
             }
@@ -561,17 +586,13 @@ impl AppService {
             }
             if let Some(uri) = uri {
                 let _entered = span.enter();
-                let client: &dyn std::fmt::Display = match &client {
-                    Some(client) => client,
-                    None => &"-",
-                };
                 access_log(&crate::logging::AccessRecord {
                     method: method.as_str(),
                     path: &uri,
                     route: route.unwrap_or("-"),
                     status: resp.status().as_u16(),
                     duration_ms: started.elapsed().as_micros() as f64 / 1000.0,
-                    client,
+                    client: client.as_ref(),
                     request_id: request_id.as_ref().unwrap_or(&RequestId::None),
                     trace_id: trace_id.as_deref(),
                 });
@@ -601,26 +622,37 @@ impl AppService {
         }
     }
 
-    /// The app's answer, and the process-wide request count.
+    /// The app's answer, and the process-wide request count; with the
+    /// matched route's template when it is known before the answer (no
+    /// app-wide layers: see [`Core::route_and_call`]).
     fn answer(
         self: &Arc<Self>,
         req: http::Request<Body>,
         mark_route: bool,
         connection: Option<ConnectionInfo>,
-    ) -> impl Future<Output = Response> + Send + use<> {
-        let answer = match &self.layered {
-            None => Either::Left(self.core.call(req, mark_route, connection)),
-            Some(service) => Either::Right(
-                AssertUnwindSafe(service.clone().call(req))
-                    .catch_unwind()
-                    .map(layered_answer),
+    ) -> (
+        impl Future<Output = Response> + Send + use<>,
+        Option<&'static str>,
+    ) {
+        let (answer, route) = match &self.layered {
+            None => {
+                let (answer, route) = self.core.route_and_call(req, mark_route, connection);
+                (Either::Left(answer), route)
+            }
+            Some(service) => (
+                Either::Right(
+                    AssertUnwindSafe(service.clone().call(req))
+                        .catch_unwind()
+                        .map(layered_answer),
+                ),
+                None,
             ),
         };
         if self.limits.max_requests.is_none() {
-            return Either::Left(answer);
+            return (Either::Left(answer), route);
         }
         let this = Arc::clone(self);
-        Either::Right(async move {
+        let counted = async move {
             let resp = answer.await;
             if let Some(max) = this.limits.max_requests
                 && this.served.fetch_add(1, Ordering::Relaxed) + 1 == max
@@ -632,7 +664,8 @@ impl AppService {
                 this.retire.notify_one();
             }
             resp
-        })
+        };
+        (Either::Right(counted), route)
     }
 
     /// Resolves once this process has served `--limit-max-requests` requests.
@@ -694,10 +727,40 @@ fn access_log(record: &crate::logging::AccessRecord<'_>) {
         route = record.route,
         status = record.status,
         duration_ms = record.duration_ms,
-        client = %record.client,
+        client = %ClientOrDash(record.client),
         request_id = %record.request_id,
         trace_id = record.trace_id,
     );
+}
+
+/// The access line's client as `tracing` writes it: `host:port`, or `-`.
+struct ClientOrDash<'a>(Option<&'a ConnectionInfo>);
+
+impl std::fmt::Display for ClientOrDash<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(client) => client.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// The request's first `X-Request-ID` and `traceparent` values, found in
+/// one pass over the header names: most requests carry neither, and two
+/// lookups by name (each hashing the name) cost more than comparing a
+/// handful of names (callgrind, bench/tools/instructions_per_request.sh).
+fn request_id_and_traceparent(
+    headers: &http::HeaderMap,
+) -> (Option<&http::HeaderValue>, Option<&http::HeaderValue>) {
+    let (mut request_id, mut traceparent) = (None, None);
+    for (name, value) in headers {
+        if request_id.is_none() && *name == crate::logging::X_REQUEST_ID {
+            request_id = Some(value);
+        } else if traceparent.is_none() && *name == TRACEPARENT {
+            traceparent = Some(value);
+        }
+    }
+    (request_id, traceparent)
 }
 
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`),
@@ -708,4 +771,26 @@ fn trace_id_of(traceparent: &str) -> Option<&str> {
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     (hex(trace, 32) && hex(parent, 16) && trace.bytes().any(|b| b != b'0')).then_some(trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_request_id_and_traceparent_are_found_among_other_headers() {
+        let mut headers = http::HeaderMap::new();
+        let (id, parent) = request_id_and_traceparent(&headers);
+        assert!(id.is_none() && parent.is_none());
+        headers.insert(http::header::HOST, "x".parse().unwrap());
+        headers.append("traceparent", "first-parent".parse().unwrap());
+        headers.append("X-Request-ID", "first-id".parse().unwrap());
+        headers.append("x-request-id", "second-id".parse().unwrap());
+        headers.append("traceparent", "second-parent".parse().unwrap());
+        headers.insert("x-other", "y".parse().unwrap());
+        let (id, parent) = request_id_and_traceparent(&headers);
+        assert_eq!(id, headers.get("x-request-id"));
+        assert_eq!(id.unwrap(), "first-id");
+        assert_eq!(parent.unwrap(), "first-parent");
+    }
 }
