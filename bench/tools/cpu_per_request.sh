@@ -4,7 +4,7 @@
 # README.md's performance section and bench/README.md (bench/run does the
 # same per cell).
 #
-#   bench/tools/cpu_per_request.sh [--log] [--pin] [--reps N] [--path P] BIN [-- ARGS...]...
+#   bench/tools/cpu_per_request.sh [--log] [--pin] [--reps N] [--path P] [--data FILE] BIN [-- ARGS...]...
 #
 # Each BIN is started with `--port P --timeout-keep-alive 300` and
 # `--no-access-log` (or, with --log, its access log on and stderr to a
@@ -16,19 +16,24 @@
 # With --pin the server runs on CPU 0 and wrk on CPU 1 (taskset), so neither
 # competes with the other for a core. Extra flags for a brisk binary follow
 # it after `--`, up to the next BIN (e.g. `--event-loop-threads 1`).
+# With --data FILE every request POSTs FILE as JSON, as bench/run's body
+# cell does (e.g. --path /items --data bench/tools/item_1k.json).
 set -euo pipefail
-log=0 pin=0 reps=3 path=/ port=18390 secs=5
+log=0 pin=0 reps=3 path=/ port=18390 secs=5 script=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --log) log=1 ;;
     --pin) pin=1 ;;
     --reps) reps=$2; shift ;;
     --path) path=$2; shift ;;
+    --data)
+      export BENCH_BODY_FILE=$2
+      script=(-s "$(dirname "$0")/wrk_report.lua"); shift ;;
     *) break ;;
   esac
   shift
 done
-[[ $# -gt 0 ]] || { sed -n 2,18p "$0"; exit 2; }
+[[ $# -gt 0 ]] || { sed -n 2,20p "$0"; exit 2; }
 # BIN [-- ARGS...] groups: each entry is "BIN<TAB>ARGS".
 bins=()
 while [[ $# -gt 0 ]]; do
@@ -61,9 +66,9 @@ for r in $(seq "$reps"); do
     "${server_cpu[@]}" setsid "$bin" "${args[@]}" >/dev/null 2>>"$err" </dev/null &
     pid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port$path" && break; sleep 0.1; done
-    "${wrk_cpu[@]}" wrk -t1 -c64 -d2s "http://127.0.0.1:$port$path" >/dev/null 2>&1
+    "${wrk_cpu[@]}" wrk -t1 -c64 -d2s "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null 2>&1
     read -r u0 s0 < <(ticks "$pid")
-    out=$("${wrk_cpu[@]}" wrk -t1 -c64 -d"${secs}s" "http://127.0.0.1:$port$path" 2>&1)
+    out=$("${wrk_cpu[@]}" wrk -t1 -c64 -d"${secs}s" "${script[@]}" "http://127.0.0.1:$port$path" 2>&1)
     sleep 0.3
     read -r u1 s1 < <(ticks "$pid")
     kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true

@@ -449,6 +449,12 @@ impl ExceptionHandlers {
     /// `resp`, or the registered handler's answer to the error it was made from.
     /// Whether [`answer`](Self::answer) would hand `resp` to a handler
     /// (which is then given the request's head).
+    /// Whether `resp` was made from a raised error ([`answer`](Self::answer)
+    /// has something to look at).
+    pub(crate) fn raised(resp: &Response) -> bool {
+        resp.extensions().get::<Raised>().is_some()
+    }
+
     pub(crate) fn would_handle(&self, resp: &Response) -> bool {
         !self.0.is_empty() && resp.extensions().get::<Raised>().is_some()
     }

@@ -100,6 +100,11 @@ impl RequestScope {
     }
 
     /// Runs `scope="function"` cleanups, last set up first.
+    /// Whether any `scope="function"` teardown is waiting.
+    pub(crate) fn has_function_cleanups(&self) -> bool {
+        !self.function_cleanups.is_empty()
+    }
+
     pub(crate) async fn run_function_cleanups(&mut self, outcome: &Outcome) {
         while let Some(c) = self.function_cleanups.pop() {
             c.run(outcome.clone()).await;

@@ -224,6 +224,11 @@ impl Deferred {
         resp
     }
 
+    /// Whether `resp` is a deferred one ([`finish`](Self::finish) has work).
+    pub(crate) fn is_deferred(resp: &Response) -> bool {
+        resp.extensions().get::<Deferred>().is_some()
+    }
+
     /// Finishes `resp` if it is deferred.
     pub(crate) async fn finish(mut resp: Response, parts: &http::request::Parts) -> Response {
         let Some(deferred) = resp.extensions_mut().remove::<Deferred>() else {

@@ -193,12 +193,23 @@ pub(crate) async fn run(
             (panic_response(message), outcome)
         }
     };
-    let resp = crate::response::Deferred::finish(resp, cx.parts()).await;
-    if cx.app().handlers.would_handle(&resp) {
-        // An exception handler sees the request's head, extensions and all.
-        cx.connection_into_extensions();
-    }
-    let mut resp = cx.app().handlers.answer(cx.parts(), resp);
+    // Each step below only for the responses that need it: a response is
+    // about 170 bytes, copied whole into and out of every call and future
+    // it passes through (most of a small request's `memcpy` time).
+    let resp = if crate::response::Deferred::is_deferred(&resp) {
+        crate::response::Deferred::finish(resp, cx.parts()).await
+    } else {
+        resp
+    };
+    let mut resp = if crate::error::ExceptionHandlers::raised(&resp) {
+        if cx.app().handlers.would_handle(&resp) {
+            // An exception handler sees the request's head, extensions and all.
+            cx.connection_into_extensions();
+        }
+        cx.app().handlers.answer(cx.parts(), resp)
+    } else {
+        resp
+    };
     let scope = std::mem::take(cx.scope());
     if let Some(after) = scope.into_after_response(outcome, &cx.app().pool) {
         resp.body_mut().attach_guard(Box::new(after));

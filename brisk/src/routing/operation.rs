@@ -3,10 +3,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-
-use http::{Method, StatusCode};
-
 use std::sync::Arc;
+
+use futures_util::future::{Either, Ready, ready};
+use http::{Method, StatusCode};
 
 use super::invoke::{BoxService, LayerFn};
 use crate::depends::DepRef;
@@ -285,10 +285,22 @@ where
 }
 
 /// Applies the declared status and runs `scope="function"` teardown.
-async fn finish(cx: &mut RequestContext, mut resp: Response) -> Response {
+///
+/// Not an `async fn`: most requests have no function-scoped teardown, and
+/// the response (about 170 bytes) would be copied into and out of the
+/// future's state on every request.
+fn finish(
+    cx: &mut RequestContext,
+    mut resp: Response,
+) -> Either<Ready<Response>, impl Future<Output = Response> + Send + '_> {
     apply_default_status(&mut resp, cx.route().status);
-    cx.scope()
-        .run_function_cleanups(&crate::exec::scope::Outcome::Response(resp.status()))
-        .await;
-    resp
+    if !cx.scope().has_function_cleanups() {
+        return Either::Left(ready(resp));
+    }
+    Either::Right(async move {
+        cx.scope()
+            .run_function_cleanups(&crate::exec::scope::Outcome::Response(resp.status()))
+            .await;
+        resp
+    })
 }
