@@ -233,6 +233,101 @@ fn silent_and_half_head_connections_are_closed_at_the_keep_alive_deadline() {
     still_serving(addr);
 }
 
+/// Reads one HTTP/1.1 answer with a `Content-Length` body; `None` if the
+/// connection closed first. `pace` sleeps between reads (a slow reader),
+/// and `pause` stops reading once, for a while, after so many bytes.
+fn read_one_answer(
+    stream: &mut TcpStream,
+    pace: Duration,
+    mut pause: Option<(usize, Duration)>,
+) -> Option<(String, usize)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .expect("a content-length");
+            if got.len() >= end + 4 + length {
+                return Some((head, length));
+            }
+        }
+        thread::sleep(pace);
+        if let Some((after, pause_for)) = pause
+            && got.len() >= after
+        {
+            thread::sleep(pause_for);
+            pause = None;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn the_keep_alive_deadline_counts_from_the_last_answer() {
+    let server = start(|c| c.timeout_keep_alive = 1.0);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    // Three requests 0.6 s apart: 1.8 s in all, more than the keep-alive,
+    // but never a keep-alive without a request.
+    for _ in 0..3 {
+        thread::sleep(Duration::from_millis(600));
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (head, _) = read_one_answer(&mut stream, Duration::ZERO, None)
+            .expect("the connection was closed before a keep-alive without a request");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    }
+    // Then silence: closed about a keep-alive after the last answer.
+    let answered = Instant::now();
+    let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(5));
+    let waited = answered.elapsed();
+    assert!(closed, "an idle keep-alive connection was never closed");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "closed {waited:?} after the last answer (keep-alive 1 s)"
+    );
+}
+
+#[test]
+fn a_slow_or_pausing_reader_gets_the_whole_answer_past_the_keep_alive() {
+    // The answer is handed over at once, so the request stops counting
+    // as in progress long before its 16 MiB are read; the keep-alive
+    // deadline must not cut the connection while its bytes go out, nor
+    // while the client pauses (less than the write deadline).
+    let server = start(|c| {
+        c.timeout_keep_alive = 1.0;
+        c.timeout_write_idle = 10.0;
+    });
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // 64 KiB every 8 ms at most, and a pause of 1.5 s after 4 MiB: 16 MiB
+    // in more than 3.5 s.
+    let pause = Some((4 << 20, Duration::from_millis(1500)));
+    let (head, length) = read_one_answer(&mut stream, Duration::from_millis(8), pause)
+        .expect("the connection was cut while the answer was being read");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(length, 16 << 20);
+    assert!(
+        started.elapsed() > Duration::from_millis(3000),
+        "the read was not slower than the keep-alive ({:?})",
+        started.elapsed()
+    );
+    still_serving(server.addr());
+}
+
 #[test]
 fn at_the_file_descriptor_limit_idle_connections_are_shed_not_new_clients() {
     let _serial = serial();

@@ -119,6 +119,9 @@ impl<T: Transport> ConnIo<T> {
     fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match poll {
             Poll::Pending => {
+                if self.stall.is_none() {
+                    self.state.write_blocked();
+                }
                 let deadline = Instant::now() + self.write_idle;
                 let stall = self
                     .stall
@@ -133,7 +136,9 @@ impl<T: Transport> ConnIo<T> {
                 Poll::Pending
             }
             ready => {
-                self.stall = None;
+                if self.stall.take().is_some() {
+                    self.state.write_unblocked();
+                }
                 ready
             }
         }

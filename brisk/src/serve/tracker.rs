@@ -54,12 +54,36 @@ pub(crate) struct ConnState {
     upgraded: AtomicBool,
     /// Notified when an upgraded connection goes idle.
     idle: Notify,
+    /// A write is waiting for the client to read: the connection is not
+    /// waiting for a request head yet, whatever `busy` says (a response's
+    /// last bytes may still be on their way out after it stopped counting).
+    write_waiting: AtomicBool,
 }
 
 impl ConnState {
     /// Whether a request is being answered on this connection.
     pub(crate) fn is_busy(&self) -> bool {
         self.busy.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether the connection is waiting for a request head: no request
+    /// being answered and no write waiting for the client.
+    pub(crate) fn awaits_head(&self) -> bool {
+        !self.is_busy() && !self.write_waiting.load(Ordering::Acquire)
+    }
+
+    /// A write has to wait for the client to read (see `io`).
+    pub(crate) fn write_blocked(&self) {
+        self.write_waiting.store(true, Ordering::Release);
+    }
+
+    /// A write that had to wait went through: an idle connection's wait
+    /// for its next request head starts now.
+    pub(crate) fn write_unblocked(&self) {
+        if !self.is_busy() {
+            self.idle_since_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        self.write_waiting.store(false, Ordering::Release);
     }
 
     /// When the connection last became idle.
@@ -179,6 +203,7 @@ impl Tracker {
             shed: Notify::new(),
             upgraded: AtomicBool::new(false),
             idle: Notify::new(),
+            write_waiting: AtomicBool::new(false),
         });
         self.open.fetch_add(1, Ordering::AcqRel);
         self.conns
