@@ -6,8 +6,8 @@
 //! |---|---|
 //! | waiting for the first bytes (in the acceptor) | `--timeout-keep-alive` |
 //! | the TLS handshake (with `--ssl-certfile`) | `--ssl-handshake-timeout` |
-//! | reading a request head (HTTP/1.1) | `--timeout-keep-alive` from its first byte (hyper's header timer), 431 beyond `--limit-max-header-size` |
-//! | idle between requests | `--timeout-keep-alive` (HTTP/1.1: hyper; HTTP/2: no open stream for that long → GOAWAY) |
+//! | waiting for and reading a request head (HTTP/1.1) | `--timeout-keep-alive` from when the connection became idle (accepted, or its last answer written), one timer per connection (see `serve_http`); 431 beyond `--limit-max-header-size` |
+//! | idle between requests | `--timeout-keep-alive` (HTTP/1.1: the same deadline; HTTP/2: no open stream for that long → GOAWAY) |
 //! | reading a request body | `--timeout-body-idle` between chunks, `--min-body-rate` on average → 408 |
 //! | writing a response | `--timeout-write-idle` without progress → closed |
 //! | running the handler | `--timeout-request` / `timeout = "..."` → 504 (in the app) |
