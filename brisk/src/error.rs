@@ -446,19 +446,19 @@ impl ExceptionHandlers {
         self.0.is_empty()
     }
 
-    /// `resp`, or the registered handler's answer to the error it was made from.
-    /// Whether [`answer`](Self::answer) would hand `resp` to a handler
-    /// (which is then given the request's head).
     /// Whether `resp` was made from a raised error ([`answer`](Self::answer)
     /// has something to look at).
     pub(crate) fn raised(resp: &Response) -> bool {
         resp.extensions().get::<Raised>().is_some()
     }
 
+    /// Whether [`answer`](Self::answer) would hand `resp` to a handler
+    /// (which is then given the request's head).
     pub(crate) fn would_handle(&self, resp: &Response) -> bool {
         !self.0.is_empty() && resp.extensions().get::<Raised>().is_some()
     }
 
+    /// `resp`, or the registered handler's answer to the error it was made from.
     pub(crate) fn answer(&self, parts: &http::request::Parts, resp: Response) -> Response {
         let Some(raised) = resp.extensions().get::<Raised>() else {
             return resp;

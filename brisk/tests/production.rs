@@ -9,6 +9,7 @@ use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{ExampleProcess, TempDir, read_response, start_example, wait_until};
@@ -101,6 +102,12 @@ struct TlsConn {
 
 impl TlsConn {
     fn open(addr: SocketAddr) -> TlsConn {
+        Self::open_pausing(addr, Duration::ZERO)
+    }
+
+    /// Like `open`, with the client's last handshake flight (its Finished)
+    /// held back for `pause`: the server's handshake takes that long.
+    fn open_pausing(addr: SocketAddr, pause: Duration) -> TlsConn {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
@@ -118,6 +125,18 @@ impl TlsConn {
         let tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut stream = rustls::StreamOwned::new(conn, tcp);
+        if !pause.is_zero() {
+            // ClientHello out, then the server's flight in, until the client
+            // has its Finished to send.
+            while stream.conn.wants_write() {
+                stream.conn.write_tls(&mut stream.sock).unwrap();
+            }
+            while !stream.conn.wants_write() {
+                stream.conn.read_tls(&mut stream.sock).unwrap();
+                stream.conn.process_new_packets().unwrap();
+            }
+            thread::sleep(pause);
+        }
         while stream.conn.is_handshaking() {
             stream
                 .conn
@@ -271,6 +290,23 @@ fn https_with_alpn_h2_and_a_certificate_reloaded_on_sighup() {
             .contains("keeping the current certificate")
     });
     assert_eq!(TlsConn::open(server.addr).cert, second.der);
+}
+
+#[test]
+fn a_slow_tls_handshake_does_not_use_up_the_first_requests_keep_alive() {
+    let dir = TempDir::new("tls-slow-handshake");
+    let cert = ecdsa_cert(&dir.0, "slow");
+    let server = start_tls(
+        &cert,
+        &["--timeout-keep-alive", "1", "--ssl-handshake-timeout", "5"],
+    );
+    // A handshake of 0.8 s, then a request 0.5 s later: 1.3 s after the
+    // connection was accepted, but within a keep-alive of the handshake.
+    let mut conn = TlsConn::open_pausing(server.addr, Duration::from_millis(800));
+    thread::sleep(Duration::from_millis(500));
+    let resp = conn.get("/whoami");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["scheme"], "https");
 }
 
 #[test]

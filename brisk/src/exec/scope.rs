@@ -99,12 +99,12 @@ impl RequestScope {
         self.background.get_or_insert_with(Default::default)
     }
 
-    /// Runs `scope="function"` cleanups, last set up first.
     /// Whether any `scope="function"` teardown is waiting.
     pub(crate) fn has_function_cleanups(&self) -> bool {
         !self.function_cleanups.is_empty()
     }
 
+    /// Runs `scope="function"` cleanups, last set up first.
     pub(crate) async fn run_function_cleanups(&mut self, outcome: &Outcome) {
         while let Some(c) = self.function_cleanups.pop() {
             c.run(outcome.clone()).await;

@@ -92,14 +92,12 @@ fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Bytes> 
         let Ok(mut buf) = buffer.try_borrow_mut() else {
             return serde_json::to_vec(value).map(Bytes::from);
         };
-        buf.clear();
-        if let Err(err) = serde_json::to_writer(&mut *buf, value) {
-            if buf.capacity() > REUSED_JSON_BUFFER {
-                *buf = Vec::new(); // a large value that failed half-way
-            }
-            buf.clear();
-            return Err(err);
+        if buf.capacity() > 4 * REUSED_JSON_BUFFER {
+            // Left large by a value that failed (or panicked) half-way.
+            *buf = Vec::new();
         }
+        buf.clear();
+        serde_json::to_writer(&mut *buf, value)?;
         if buf.len() > REUSED_JSON_BUFFER {
             // Large: handed over as it is rather than copied (the next
             // answer starts a new buffer).

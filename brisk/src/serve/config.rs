@@ -87,8 +87,9 @@ pub struct ServerConfig {
     pub limit_max_requests_jitter: u64,
 
     /// Seconds an idle keep-alive connection stays open; also how long a new
-    /// connection may stay silent, and how long a request head may take from
-    /// its first byte (slow-loris protection).
+    /// connection may stay silent, and how long an HTTP/1.1 connection may
+    /// take to send a whole request head once it is served (after the TLS
+    /// handshake) or has its last answer written (slow-loris protection).
     #[arg(long, env = "BRISK_TIMEOUT_KEEP_ALIVE", default_value_t = 5.0)]
     pub timeout_keep_alive: f64,
 

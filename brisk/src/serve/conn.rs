@@ -6,7 +6,7 @@
 //! |---|---|
 //! | waiting for the first bytes (in the acceptor) | `--timeout-keep-alive` |
 //! | the TLS handshake (with `--ssl-certfile`) | `--ssl-handshake-timeout` |
-//! | waiting for and reading a request head (HTTP/1.1) | `--timeout-keep-alive` from when the connection became idle (accepted, or its last answer written), one timer per connection (see `serve_http`); 431 beyond `--limit-max-header-size` |
+//! | waiting for and reading a request head (HTTP/1.1) | `--timeout-keep-alive` from when the connection is served (after its first bytes or the TLS handshake) or its last answer was written, one timer per connection (see `serve_http`); 431 beyond `--limit-max-header-size` |
 //! | idle between requests | `--timeout-keep-alive` (HTTP/1.1: the same deadline; HTTP/2: no open stream for that long → GOAWAY) |
 //! | reading a request body | `--timeout-body-idle` between chunks, `--min-body-rate` on average → 408 |
 //! | writing a response | `--timeout-write-idle` without progress → closed |
@@ -238,6 +238,9 @@ async fn serve_http<T: Transport + Send + 'static>(
             answer(&app, req, busy, closing, body_deadlines, connection).map(Ok::<_, Infallible>)
         })
     };
+    // Idle from now: the waits for the first bytes and the TLS handshake
+    // had deadlines of their own.
+    state.serving_starts();
     if is_h2 {
         let conn = protocols.h2.serve_connection(io, service);
         tokio::pin!(conn);
@@ -282,7 +285,8 @@ async fn serve_http<T: Transport + Send + 'static>(
     } else {
         // HTTP/1.1: a connection that has waited a keep-alive for a request
         // head since it last became idle (its previous answer written, or
-        // since it was accepted) is closed: silent clients, idle keep-alive
+        // since it is served here: the wait for its first bytes and its TLS
+        // handshake had deadlines of their own) is closed: idle keep-alive
         // connections and heads sent too slowly alike. One timer per
         // connection, fired only at the deadline, does it; hyper's header
         // timer, which did before, armed and cancelled a timer for every
@@ -295,6 +299,9 @@ async fn serve_http<T: Transport + Send + 'static>(
         tokio::pin!(head_deadline);
         loop {
             tokio::select! {
+                // The connection first: a head that has arrived is read
+                // (and the connection busy) before the deadline is looked at.
+                biased;
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -72,6 +72,13 @@ impl ConnState {
         !self.is_busy() && !self.write_waiting.load(Ordering::Acquire)
     }
 
+    /// The connection is handed to HTTP serving: its wait for a request
+    /// head starts now (the waits before, for its first bytes and its TLS
+    /// handshake, had deadlines of their own).
+    pub(crate) fn serving_starts(&self) {
+        self.idle_since_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
     /// A write has to wait for the client to read (see `io`).
     pub(crate) fn write_blocked(&self) {
         self.write_waiting.store(true, Ordering::Release);
