@@ -174,6 +174,31 @@ fn a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail() {
 }
 
 #[test]
+fn a_supervisor_held_up_past_the_health_timeout_kills_no_worker() {
+    let _serial = serial();
+    let server = production(&["--workers", "2", "--timeout-worker-healthcheck", "1"]);
+    let addr = server.addr;
+    assert!(wait_for(
+        || worker_of(addr, "/").is_some(),
+        Duration::from_secs(20)
+    ));
+    let before = worker_pids(server.child.id());
+    assert_eq!(before.len(), 2, "{before:?}");
+    // The supervisor stopped for three health-check timeouts (as a slow
+    // start of a worker holds up its single-threaded loop): it asks its
+    // workers nothing meanwhile, so their silence is not theirs.
+    signal(server.child.id(), libc::SIGSTOP);
+    thread::sleep(Duration::from_secs(3));
+    assert_eq!(request(addr, "GET", "/", None).status, 200);
+    signal(server.child.id(), libc::SIGCONT);
+    thread::sleep(Duration::from_secs(3));
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.contains("stopped answering health checks"), "{log}");
+    assert_eq!(worker_pids(server.child.id()), before, "{log}");
+    assert_eq!(request(addr, "GET", "/", None).status, 200);
+}
+
+#[test]
 fn a_worker_whose_event_loop_is_blocked_forever_is_replaced() {
     let _serial = serial();
     let server = production(&[

@@ -452,7 +452,13 @@ async fn watch_worker(
 ) {
     let started = Instant::now();
     let mut ready = false;
-    let mut last_answer = Instant::now();
+    // When the oldest ping still unanswered was sent. Silence is counted
+    // from the pings actually sent, not from the last answer: if the
+    // supervisor itself was held up (its loop is a single thread, and
+    // starting a worker blocks it until the new process has exec'd, which
+    // took seconds on a loaded machine), its workers sent nothing because
+    // they were asked nothing, and must not be killed for it.
+    let mut unanswered_since: Option<Instant> = None;
     let mut killed = false;
     let mut tick = tokio::time::interval(
         (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
@@ -461,6 +467,8 @@ async fn watch_worker(
     let mut health_open = true;
     loop {
         tokio::select! {
+            // Answers already waiting are read before the tick judges silence.
+            biased;
             status = child.wait() => {
                 let _ = events.send(Event::Exited { id, pid, status, was_ready: ready });
                 return;
@@ -468,7 +476,7 @@ async fn watch_worker(
             read = health.read(&mut buf), if health_open => match read {
                 Ok(0) | Err(_) => health_open = false,
                 Ok(n) => {
-                    last_answer = Instant::now();
+                    unanswered_since = None;
                     if !ready && buf[..n].contains(&READY) {
                         ready = true;
                         let _ = events.send(Event::Ready { id });
@@ -487,11 +495,13 @@ async fn watch_worker(
                     }
                     continue;
                 }
-                if last_answer.elapsed() > timeout {
+                if let Some(since) = unanswered_since
+                    && since.elapsed() > timeout
+                {
                     tracing::error!(
                         worker = id,
                         pid,
-                        silent_for_ms = last_answer.elapsed().as_millis() as u64,
+                        silent_for_ms = since.elapsed().as_millis() as u64,
                         "worker's event loop stopped answering health checks; killing and replacing it"
                     );
                     send_signal(pid, libc::SIGKILL);
@@ -499,6 +509,7 @@ async fn watch_worker(
                     continue;
                 }
                 let _ = health.write_all(&[PING]).await;
+                unanswered_since.get_or_insert_with(Instant::now);
             }
             Some(cmd) = commands.recv() => match cmd {
                 Command::Terminate => send_signal(pid, libc::SIGTERM),
