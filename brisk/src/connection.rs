@@ -161,15 +161,10 @@ impl ConnectionInfo {
     pub(crate) fn push_client(&self, out: &mut Vec<u8>) {
         match (&self.forwarded_client, self.peer) {
             (None, SocketAddr::V4(peer)) => {
-                let mut digits = itoa::Buffer::new();
-                let [a, b, c, d] = peer.ip().octets();
-                out.extend_from_slice(digits.format(a).as_bytes());
-                for octet in [b, c, d] {
-                    out.push(b'.');
-                    out.extend_from_slice(digits.format(octet).as_bytes());
-                }
-                out.push(b':');
-                out.extend_from_slice(digits.format(peer.port()).as_bytes());
+                let _ = write_v4(peer, |piece| {
+                    out.extend_from_slice(piece.as_bytes());
+                    Ok(())
+                });
             }
             _ => {
                 use std::io::Write as _;
@@ -179,25 +174,29 @@ impl ConnectionInfo {
     }
 }
 
+/// `a.b.c.d:port`, piece by piece: the general formatter for a socket
+/// address is slower, and this runs once per access line.
+fn write_v4(
+    peer: std::net::SocketAddrV4,
+    mut put: impl FnMut(&str) -> std::fmt::Result,
+) -> std::fmt::Result {
+    let mut digits = itoa::Buffer::new();
+    for (i, octet) in peer.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            put(".")?;
+        }
+        put(digits.format(octet))?;
+    }
+    put(":")?;
+    put(digits.format(peer.port()))
+}
+
 impl std::fmt::Display for ConnectionInfo {
     /// `host:port`, as the access log prints the client.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.forwarded_client, self.peer) {
             (Some((host, port)), _) => write!(f, "{host}:{port}"),
-            // The common case, written piece by piece: the general
-            // formatter for a socket address is slower (the access log
-            // writes the client with `push_client` instead).
-            (None, SocketAddr::V4(peer)) => {
-                let mut digits = itoa::Buffer::new();
-                for (i, octet) in peer.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    f.write_str(digits.format(octet))?;
-                }
-                f.write_str(":")?;
-                f.write_str(digits.format(peer.port()))
-            }
+            (None, SocketAddr::V4(peer)) => write_v4(peer, |piece| f.write_str(piece)),
             (None, peer) => write!(f, "{peer}"),
         }
     }

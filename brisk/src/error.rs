@@ -455,7 +455,7 @@ impl ExceptionHandlers {
     /// Whether [`answer`](Self::answer) would hand `resp` to a handler
     /// (which is then given the request's head).
     pub(crate) fn would_handle(&self, resp: &Response) -> bool {
-        !self.0.is_empty() && resp.extensions().get::<Raised>().is_some()
+        !self.0.is_empty() && Self::raised(resp)
     }
 
     /// `resp`, or the registered handler's answer to the error it was made from.

@@ -23,7 +23,7 @@ use brisk::prelude::*;
 use brisk::serve::BackgroundServer;
 use common::{
     h2_request, parse_response, raw_exchange, read_until_closed, request, rss_kib, start_example,
-    start_example_with,
+    start_example_with, try_read_response,
 };
 
 /// Tests that load the machine (CPU hogs, floods) run one at a time.
@@ -233,42 +233,28 @@ fn silent_and_half_head_connections_are_closed_at_the_keep_alive_deadline() {
     still_serving(addr);
 }
 
-/// Reads one HTTP/1.1 answer with a `Content-Length` body; `None` if the
-/// connection closed first. `pace` sleeps between reads (a slow reader),
-/// and `pause` stops reading once, for a while, after so many bytes.
-fn read_one_answer(
-    stream: &mut TcpStream,
+/// A client that reads slowly: at most 64 KiB per read, `pace` before
+/// each, and once, after `pause.0` bytes, a pause of `pause.1`.
+struct SlowReader<'a> {
+    stream: &'a mut TcpStream,
     pace: Duration,
-    mut pause: Option<(usize, Duration)>,
-) -> Option<(String, usize)> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 65536];
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    loop {
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .expect("a content-length");
-            if got.len() >= end + 4 + length {
-                return Some((head, length));
-            }
-        }
-        thread::sleep(pace);
-        if let Some((after, pause_for)) = pause
-            && got.len() >= after
+    read: usize,
+    pause: Option<(usize, Duration)>,
+}
+
+impl Read for SlowReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        thread::sleep(self.pace);
+        if let Some((after, pause_for)) = self.pause
+            && self.read >= after
         {
             thread::sleep(pause_for);
-            pause = None;
+            self.pause = None;
         }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
+        let n = buf.len().min(64 << 10);
+        let n = self.stream.read(&mut buf[..n])?;
+        self.read += n;
+        Ok(n)
     }
 }
 
@@ -276,6 +262,9 @@ fn read_one_answer(
 fn the_keep_alive_deadline_counts_from_the_last_answer() {
     let server = start(|c| c.timeout_keep_alive = 1.0);
     let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     // Three requests 0.6 s apart: 1.8 s in all, more than the keep-alive,
     // but never a keep-alive without a request.
     for _ in 0..3 {
@@ -283,9 +272,9 @@ fn the_keep_alive_deadline_counts_from_the_last_answer() {
         stream
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
-        let (head, _) = read_one_answer(&mut stream, Duration::ZERO, None)
+        let resp = try_read_response(&mut BufReader::new(&mut stream))
             .expect("the connection was closed before a keep-alive without a request");
-        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert_eq!(resp.status, 200);
     }
     // Then silence: closed about a keep-alive after the last answer.
     let answered = Instant::now();
@@ -310,16 +299,24 @@ fn a_slow_or_pausing_reader_gets_the_whole_answer_past_the_keep_alive() {
     });
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
         .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let started = Instant::now();
     // 64 KiB every 8 ms at most, and a pause of 1.5 s after 4 MiB: 16 MiB
     // in more than 3.5 s.
-    let pause = Some((4 << 20, Duration::from_millis(1500)));
-    let (head, length) = read_one_answer(&mut stream, Duration::from_millis(8), pause)
+    let mut slow = SlowReader {
+        stream: &mut stream,
+        pace: Duration::from_millis(8),
+        read: 0,
+        pause: Some((4 << 20, Duration::from_millis(1500))),
+    };
+    let resp = try_read_response(&mut BufReader::new(&mut slow))
         .expect("the connection was cut while the answer was being read");
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert_eq!(length, 16 << 20);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), 16 << 20);
     assert!(
         started.elapsed() > Duration::from_millis(3000),
         "the read was not slower than the keep-alive ({:?})",

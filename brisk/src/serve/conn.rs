@@ -240,7 +240,7 @@ async fn serve_http<T: Transport + Send + 'static>(
     };
     // Idle from now: the waits for the first bytes and the TLS handshake
     // had deadlines of their own.
-    state.serving_starts();
+    state.idle_from_now();
     if is_h2 {
         let conn = protocols.h2.serve_connection(io, service);
         tokio::pin!(conn);

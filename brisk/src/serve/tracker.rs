@@ -72,10 +72,11 @@ impl ConnState {
         !self.is_busy() && !self.write_waiting.load(Ordering::Acquire)
     }
 
-    /// The connection is handed to HTTP serving: its wait for a request
-    /// head starts now (the waits before, for its first bytes and its TLS
-    /// handshake, had deadlines of their own).
-    pub(crate) fn serving_starts(&self) {
+    /// The connection's wait for its next request head starts now: when
+    /// it is handed to HTTP serving (the waits before, for its first bytes
+    /// and its TLS handshake, had deadlines of their own), and whenever it
+    /// becomes idle.
+    pub(crate) fn idle_from_now(&self) {
         self.idle_since_ms.store(now_ms(), Ordering::Relaxed);
     }
 
@@ -88,7 +89,7 @@ impl ConnState {
     /// for its next request head starts now.
     pub(crate) fn write_unblocked(&self) {
         if !self.is_busy() {
-            self.idle_since_ms.store(now_ms(), Ordering::Relaxed);
+            self.idle_from_now();
         }
         self.write_waiting.store(false, Ordering::Release);
     }
@@ -147,7 +148,7 @@ pub(crate) struct BusyGuard(Arc<ConnState>);
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        self.0.idle_since_ms.store(now_ms(), Ordering::Relaxed);
+        self.0.idle_from_now();
         let was = self.0.busy.fetch_sub(1, Ordering::AcqRel);
         // Only a connection that was upgraded has a task waiting for this.
         if was == 1 && self.0.upgraded.load(Ordering::Acquire) {

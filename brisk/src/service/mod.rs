@@ -155,11 +155,13 @@ impl Core {
     /// reference counts of shared objects are written by every request, and
     /// on two event-loop threads their cache lines travel between cores.
     ///
-    /// `mark_route` puts the route's [`MatchedPath`] into the response's
-    /// extensions; it is left out when nothing will read it there (no
-    /// app-wide layers; the access log, metrics and request span take the
-    /// route from [`route_and_call`](Self::route_and_call)): the response's
-    /// extension map and the path's box were three allocations per request.
+    /// Also returned: the template of the route that matched (none for 404,
+    /// 405, 413 and mounted apps), known before the operation runs. The
+    /// access log, metrics and request span take it from here; only inside
+    /// app-wide layers does it go into the response as [`MatchedPath`]
+    /// (see `CoreService`): the response's extension map and the path's box
+    /// were three allocations per request, and with their drop about a
+    /// tenth of a logged request's instructions.
     ///
     /// `connection` is the client and scheme when the server hands them
     /// over directly; they go into the request's extensions only on the
@@ -169,22 +171,6 @@ impl Core {
     pub(crate) fn call(
         self: &Arc<Self>,
         req: http::Request<Body>,
-        mark_route: bool,
-        connection: Option<ConnectionInfo>,
-    ) -> CallFuture {
-        self.route_and_call(req, mark_route, connection).0
-    }
-
-    /// [`call`](Self::call), also returning the template of the route that
-    /// matched (none for 404, 405, 413 and mounted apps): what the access
-    /// log, the metrics and the request span record, known before the
-    /// operation runs. Read from here, it needs no `MatchedPath` in the
-    /// response's extensions, whose map was, with its drop, about a tenth
-    /// of a logged request's instructions.
-    pub(crate) fn route_and_call(
-        self: &Arc<Self>,
-        req: http::Request<Body>,
-        mark_route: bool,
         connection: Option<ConnectionInfo>,
     ) -> (CallFuture, Option<&'static str>) {
         let (mut parts, body) = req.into_parts();
@@ -252,16 +238,12 @@ impl Core {
                             "--limit-concurrency reached; answering 503 (logged at most every 10 s)"
                         );
                     }
-                    let mut resp = HttpError::new(503, "Service Unavailable").into_response();
-                    if mark_route {
-                        resp.extensions_mut().insert(MatchedPath(op.path));
-                    }
+                    let resp = HttpError::new(503, "Service Unavailable").into_response();
                     return (Either::Left(ready(resp)), Some(op.path));
                 }
             },
             None => None,
         };
-        let matched = mark_route.then_some(MatchedPath(op.path));
         let answer = match &op.service {
             // Router layers around this operation: through them.
             Some(service) => {
@@ -271,14 +253,11 @@ impl Core {
                 }
                 let layered = service.clone().call(http::Request::from_parts(parts, body));
                 let answer: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(async move {
-                    let mut resp = match layered.await {
+                    let resp = match layered.await {
                         Ok(resp) => resp,
                         Err(never) => match never {},
                     };
                     drop(slot);
-                    if let Some(matched) = matched {
-                        resp.extensions_mut().insert(matched);
-                    }
                     resp
                 });
                 Either::Right(Either::Right(answer))
@@ -298,11 +277,7 @@ impl Core {
                     params,
                     connection,
                 ));
-                Either::Right(Either::Left(Operation {
-                    run,
-                    matched,
-                    _slot: slot,
-                }))
+                Either::Right(Either::Left(Operation { run, _slot: slot }))
             }
         };
         (answer, Some(op.path))
@@ -405,10 +380,9 @@ pub(crate) type CallFuture =
     Either<Ready<Response>, Either<Operation, Pin<Box<dyn Future<Output = Response> + Send>>>>;
 
 /// An operation running for one request, under its `--limit-concurrency`
-/// slot; its answer is marked with the route template when asked to be.
+/// slot.
 pub(crate) struct Operation {
     run: Pin<Box<dyn Future<Output = Response> + Send>>,
-    matched: Option<MatchedPath>,
     _slot: Option<InFlight>,
 }
 
@@ -416,11 +390,7 @@ impl Future for Operation {
     type Output = Response;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let mut resp = std::task::ready!(self.run.as_mut().poll(cx));
-        if let Some(matched) = self.matched {
-            resp.extensions_mut().insert(matched);
-        }
-        Poll::Ready(resp)
+        self.run.as_mut().poll(cx)
     }
 }
 
@@ -440,7 +410,13 @@ impl Service<http::Request<Body>> for CoreService {
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         // Inside app-wide layers: they may read the route, and the
         // connection is in the request's extensions already.
-        Box::pin(self.0.call(req, true, None).map(Ok))
+        let (answer, route) = self.0.call(req, None);
+        Box::pin(answer.map(move |mut resp| {
+            if let Some(route) = route {
+                resp.extensions_mut().insert(MatchedPath(route));
+            }
+            Ok(resp)
+        }))
     }
 }
 
@@ -533,10 +509,8 @@ impl AppService {
             crate::logging::otel::adopt_parent(&span, req.headers());
         }
         if span.is_disabled() && !self.limits.access_log && self.metrics.is_none() {
-            // Nothing to observe: the fast path. Only app-wide layers
-            // would read the route.
-            let mark_route = self.layered.is_some();
-            return Either::Left(self.answer(req, mark_route, connection).0);
+            // Nothing to observe: the fast path.
+            return Either::Left(self.answer(req, connection).0);
         }
         let method = req.method().clone();
         let logged = self.limits.access_log;
@@ -565,10 +539,9 @@ impl AppService {
         if let Some(id) = &request_id {
             span.record("request_id", tracing::field::display(id));
         }
-        // Without app-wide layers the route is known now, and nothing else
-        // reads it from the response; with them, it is read from there.
-        let mark_route = self.layered.is_some();
-        let (answer, known_route) = self.answer(req, mark_route, connection);
+        // Without app-wide layers the route is known now; with them, it is
+        // read from the response (see `CoreService`).
+        let (answer, known_route) = self.answer(req, connection);
         let answer = answer.instrument(span.clone());
         let metrics = self.metrics.clone();
         Either::Right(async move {
@@ -624,11 +597,10 @@ impl AppService {
 
     /// The app's answer, and the process-wide request count; with the
     /// matched route's template when it is known before the answer (no
-    /// app-wide layers: see [`Core::route_and_call`]).
+    /// app-wide layers: see [`Core::call`]).
     fn answer(
         self: &Arc<Self>,
         req: http::Request<Body>,
-        mark_route: bool,
         connection: Option<ConnectionInfo>,
     ) -> (
         impl Future<Output = Response> + Send + use<>,
@@ -636,7 +608,7 @@ impl AppService {
     ) {
         let (answer, route) = match &self.layered {
             None => {
-                let (answer, route) = self.core.route_and_call(req, mark_route, connection);
+                let (answer, route) = self.core.call(req, connection);
                 (Either::Left(answer), route)
             }
             Some(service) => (
